@@ -1,0 +1,12 @@
+//! clawpair: an approval console for OpenClaw DM pairing and node device
+//! pairing, reading and writing the same files, locks and protocol as
+//! OpenClaw 2026.2.26.
+
+pub mod clock;
+pub mod devices;
+pub mod error;
+pub mod fsutil;
+pub mod jsonfmt;
+pub mod lock;
+pub mod paths;
+pub mod sanitize;
