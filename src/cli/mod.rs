@@ -1,0 +1,176 @@
+//! Command-line interface: global flags, subcommands, and dispatch. Every
+//! subcommand runs before any terminal is touched; `clawpair` with no
+//! subcommand opens the console (or runs headless with `--headless`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::paths::Paths;
+
+pub mod dm;
+pub mod table;
+
+/// Terminal approval console for OpenClaw DM pairing and node device pairing.
+#[derive(Debug, Parser)]
+#[command(name = "clawpair", version, about, long_about = None)]
+pub struct Cli {
+    /// State directory (default: $OPENCLAW_STATE_DIR, else ~/.openclaw).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags of the console (`clawpair` with no subcommand).
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
+    /// Run the engine without a terminal: JSON events on stdout, logs on stderr.
+    #[arg(long)]
+    pub headless: bool,
+    /// Do not start the background gateway; only watch the files.
+    #[arg(long)]
+    pub no_gateway: bool,
+    /// No bell or desktop notification on new requests.
+    #[arg(long)]
+    pub no_notify: bool,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+}
+
+/// Flags shared by `clawpair gateway` and the console's gateway task.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: String,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 18789)]
+    pub port: u16,
+    /// Shared gateway token (else $OPENCLAW_GATEWAY_TOKEN, else gateway.auth.token
+    /// in openclaw.json, else one generated and kept in the state dir).
+    #[arg(long, value_name = "TOKEN")]
+    pub gateway_token: Option<String>,
+    /// Require manual approval for loopback clients too.
+    #[arg(long)]
+    pub no_auto_approve_local: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the resolved state, credentials and devices paths.
+    Paths,
+    /// DM pairing: codes of unknown senders and the channel allow-lists.
+    #[command(subcommand)]
+    Pairing(dm::PairingCommand),
+    /// Check state files and permissions; --repair moves unreadable files aside.
+    Doctor {
+        /// Move files that cannot be parsed aside to `<name>.corrupt-<UTC time>`.
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+/// Everything a subcommand needs from the global flags.
+pub struct Ctx {
+    pub paths: Paths,
+}
+
+/// A failure to report: one line on stderr and an exit status.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Failure {
+    /// Exit 1: the operation failed, nothing changed.
+    pub fn error(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
+    /// Exit 2: the command line itself is wrong.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
+    }
+}
+
+impl From<crate::error::StoreError> for Failure {
+    fn from(e: crate::error::StoreError) -> Self {
+        Failure::error(e.to_string())
+    }
+}
+
+pub type CliResult = Result<(), Failure>;
+
+/// Parses the process arguments and runs the chosen mode.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let ctx = Ctx {
+        paths: Paths::resolve(cli.state_dir.as_deref()),
+    };
+    let result = match cli.command {
+        Some(Command::Paths) => print_paths(&ctx),
+        Some(Command::Pairing(cmd)) => dm::run(&ctx, cmd),
+        Some(Command::Doctor { repair }) => crate::cli::dm::doctor(&ctx, repair),
+        None => Err(Failure::error(
+            "the console is not available in this build yet",
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("clawpair: {}", f.message.replace('\n', " "));
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Logs go to stderr, warnings and up unless `CLAWPAIR_LOG` says otherwise.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLAWPAIR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn print_paths(ctx: &Ctx) -> CliResult {
+    let p = &ctx.paths;
+    println!(
+        "state dir:       {}  ({})",
+        p.state_dir.display(),
+        p.state_source
+    );
+    println!(
+        "credentials dir: {}  ({})",
+        p.credentials_dir.display(),
+        p.credentials_source
+    );
+    println!("devices dir:     {}", p.devices_dir.display());
+    println!("identity dir:    {}", p.identity_dir.display());
+    println!("config file:     {}", p.config_file.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
