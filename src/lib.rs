@@ -2,6 +2,7 @@
 //! pairing, reading and writing the same files, locks and protocol as
 //! OpenClaw 2026.2.26.
 
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod devices;
@@ -11,4 +12,6 @@ pub mod gateway;
 pub mod jsonfmt;
 pub mod lock;
 pub mod paths;
+pub mod qr;
 pub mod sanitize;
+pub mod ui;

@@ -1,0 +1,14 @@
+//! The pure core of the console: state, messages, effects, the key table and
+//! `update`. Nothing here touches files, terminals, clocks or sockets.
+
+pub mod effect;
+pub mod keymap;
+pub mod msg;
+pub mod state;
+pub mod update;
+pub mod view;
+
+pub use effect::{Effect, Event};
+pub use msg::Msg;
+pub use state::State;
+pub use update::update;

@@ -1,0 +1,41 @@
+//! Every input to `update`.
+
+use crossterm::event::KeyEvent;
+
+use super::state::RowKey;
+use super::view::{DeviceSnapshot, DmSnapshot, SetupCode};
+use crate::gateway::GatewayEvent;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key press (release/repeat already dropped by the runtime).
+    Key(KeyEvent),
+    /// The clock moved; the only way `now` changes.
+    Tick(i64),
+    /// `credentials/` re-read.
+    DmLoaded(Result<DmSnapshot, String>),
+    /// `devices/` re-read.
+    DevicesLoaded(Result<DeviceSnapshot, String>),
+    Gateway(GatewayEvent),
+    /// The gateway task was not started (`--no-gateway`) or has its address.
+    GatewayStarting(String),
+    /// An action effect finished.
+    ActionDone {
+        key: RowKey,
+        /// Past-tense verb for the toast on success ("approved").
+        verb: &'static str,
+        result: Result<String, String>,
+    },
+    /// A copy finished; `Ok` names the path used (e.g. "clipboard", "OSC 52").
+    Copied {
+        what: &'static str,
+        result: Result<String, String>,
+    },
+    SetupCodeIssued(Result<SetupCode, String>),
+    /// A background task died; shown, and the console keeps going where it can.
+    TaskFailed(String),
+    /// The owner asked headless mode for a setup code (stdin).
+    RequestSetupCode,
+    /// SIGINT/SIGTERM or end of input.
+    Shutdown,
+}

@@ -1,0 +1,400 @@
+//! The model the console draws: rows per pane (each with its own status),
+//! selection by key, the current mode (popups, filter), toasts, and `now`.
+
+use std::collections::HashSet;
+
+use super::view::{
+    AllowList, DeviceRequest, DmRequest, GatewayStatus, PairedDevice, SetupCode, DM_MAX_PENDING,
+};
+
+/// How long a row resolved elsewhere stays on screen, labelled, before it goes.
+pub const GHOST_MS: i64 = 5_000;
+/// How long a toast stays.
+pub const TOAST_MS: i64 = 4_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Dm,
+    Devices,
+    Paired,
+    Allow,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Dm, Pane::Devices, Pane::Paired, Pane::Allow];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Dm => "DM requests",
+            Pane::Devices => "Device requests",
+            Pane::Paired => "Paired devices",
+            Pane::Allow => "Allow-lists",
+        }
+    }
+
+    pub fn next(self) -> Pane {
+        let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        Pane::ALL[(i + 1) % Pane::ALL.len()]
+    }
+
+    pub fn prev(self) -> Pane {
+        let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        Pane::ALL[(i + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+}
+
+/// What became of a row that is no longer in the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    ApprovedElsewhere,
+    ResolvedElsewhere,
+}
+
+/// Status of one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowStatus {
+    Live,
+    /// An action of ours is running on it ("approving", "rejecting", …).
+    Busy(&'static str),
+    /// Our last action on it failed; the row stays.
+    Failed(String),
+    /// Gone from the files by someone else's hand; shown until `until_ms`.
+    Gone {
+        how: Resolution,
+        until_ms: i64,
+    },
+}
+
+impl RowStatus {
+    pub fn is_gone(&self) -> bool {
+        matches!(self, RowStatus::Gone { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row<T> {
+    pub item: T,
+    pub status: RowStatus,
+}
+
+impl<T> Row<T> {
+    pub fn live(item: T) -> Self {
+        Row {
+            item,
+            status: RowStatus::Live,
+        }
+    }
+}
+
+/// One allow-list entry, flattened for the pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowEntry {
+    pub channel: String,
+    pub account: Option<String>,
+    pub entry: String,
+}
+
+/// Stable identity of a row, used for selection and for action results.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RowKey {
+    Dm {
+        channel: String,
+        account: Option<String>,
+        id: String,
+    },
+    Device(String),
+    Paired(String),
+    Allow {
+        channel: String,
+        account: Option<String>,
+        entry: String,
+    },
+}
+
+pub fn dm_key(r: &DmRequest) -> RowKey {
+    RowKey::Dm {
+        channel: r.channel.clone(),
+        account: r.account.clone(),
+        id: r.id.clone(),
+    }
+}
+
+pub fn allow_key(a: &AllowEntry) -> RowKey {
+    RowKey::Allow {
+        channel: a.channel.clone(),
+        account: a.account.clone(),
+        entry: a.entry.clone(),
+    }
+}
+
+/// A destructive action waiting for confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    RejectDm(RowKey),
+    RejectDevice(String),
+    RemoveDevice(String),
+    RevokeAllow(RowKey),
+}
+
+impl Confirm {
+    pub fn question(&self) -> String {
+        match self {
+            Confirm::RejectDm(RowKey::Dm { channel, id, .. }) => {
+                format!("Reject the {channel} pairing request from {id}?")
+            }
+            Confirm::RejectDm(_) => "Reject this request?".into(),
+            Confirm::RejectDevice(_) => "Reject this device pairing request?".into(),
+            Confirm::RemoveDevice(_) => {
+                "Remove this paired device? Its tokens stop working.".into()
+            }
+            Confirm::RevokeAllow(RowKey::Allow { channel, entry, .. }) => {
+                format!("Remove {entry} from the {channel} allow-list?")
+            }
+            Confirm::RevokeAllow(_) => "Remove this allow-list entry?".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Help,
+    /// Editing the filter text.
+    Filter,
+    /// `yes` is the highlighted choice; it starts on Cancel.
+    Confirm {
+        what: Confirm,
+        yes: bool,
+    },
+    SetupCode(SetupPopup),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupPopup {
+    Issuing,
+    Ready { code: SetupCode, qr: Vec<String> },
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastLevel {
+    Info,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    pub text: String,
+    pub level: ToastLevel,
+    pub until_ms: i64,
+}
+
+/// The whole console model.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub now_ms: i64,
+    pub state_dir: String,
+    pub gateway: GatewayStatus,
+    pub dm: Vec<Row<DmRequest>>,
+    pub devices: Vec<Row<DeviceRequest>>,
+    pub paired: Vec<Row<PairedDevice>>,
+    pub allow: Vec<Row<AllowEntry>>,
+    /// Device ids connected to our gateway right now.
+    pub online: HashSet<String>,
+    pub focus: Pane,
+    /// Selected row per pane (by key), in `Pane::ALL` order.
+    pub selected: [Option<RowKey>; 4],
+    pub mode: Mode,
+    pub filter: String,
+    pub toasts: Vec<Toast>,
+    /// First snapshot of each kind seen (no "new request" events for what was already there).
+    pub dm_loaded: bool,
+    pub devices_loaded: bool,
+    /// Last load error per source, shown in the status line.
+    pub dm_error: Option<String>,
+    pub devices_error: Option<String>,
+    /// Expiry of the last setup code issued (for its `expired` event).
+    pub setup_expires_ms: Option<i64>,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(state_dir: impl Into<String>, now_ms: i64) -> State {
+        State {
+            now_ms,
+            state_dir: state_dir.into(),
+            gateway: GatewayStatus::Disabled,
+            dm: Vec::new(),
+            devices: Vec::new(),
+            paired: Vec::new(),
+            allow: Vec::new(),
+            online: HashSet::new(),
+            focus: Pane::Dm,
+            selected: [None, None, None, None],
+            mode: Mode::Normal,
+            filter: String::new(),
+            toasts: Vec::new(),
+            dm_loaded: false,
+            devices_loaded: false,
+            dm_error: None,
+            devices_error: None,
+            setup_expires_ms: None,
+            quit: false,
+        }
+    }
+
+    pub fn pane_index(p: Pane) -> usize {
+        Pane::ALL.iter().position(|x| *x == p).unwrap_or(0)
+    }
+
+    pub fn selected_key(&self, p: Pane) -> Option<&RowKey> {
+        self.selected[Self::pane_index(p)].as_ref()
+    }
+
+    /// Keys of the rows of a pane that pass the filter, in display order.
+    pub fn visible_keys(&self, p: Pane) -> Vec<RowKey> {
+        match p {
+            Pane::Dm => self
+                .dm
+                .iter()
+                .filter(|r| self.matches_dm(&r.item))
+                .map(|r| dm_key(&r.item))
+                .collect(),
+            Pane::Devices => self
+                .devices
+                .iter()
+                .filter(|r| self.matches_device(&r.item))
+                .map(|r| RowKey::Device(r.item.request_id.clone()))
+                .collect(),
+            Pane::Paired => self
+                .paired
+                .iter()
+                .filter(|r| self.matches_paired(&r.item))
+                .map(|r| RowKey::Paired(r.item.device_id.clone()))
+                .collect(),
+            Pane::Allow => self
+                .allow
+                .iter()
+                .filter(|r| self.matches_allow(&r.item))
+                .map(|r| allow_key(&r.item))
+                .collect(),
+        }
+    }
+
+    /// Index into the visible rows of the selection (or 0).
+    pub fn selected_index(&self, p: Pane, visible: &[RowKey]) -> Option<usize> {
+        if visible.is_empty() {
+            return None;
+        }
+        match self.selected_key(p) {
+            Some(k) => Some(visible.iter().position(|v| v == k).unwrap_or(0)),
+            None => Some(0),
+        }
+    }
+
+    fn filter_hit(&self, fields: &[Option<&str>]) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let needle = self.filter.to_lowercase();
+        fields
+            .iter()
+            .flatten()
+            .any(|f| f.to_lowercase().contains(&needle))
+    }
+
+    pub fn matches_dm(&self, r: &DmRequest) -> bool {
+        let name = r.display_name();
+        self.filter_hit(&[
+            Some(&r.channel),
+            r.account.as_deref(),
+            Some(&r.id),
+            name.as_deref(),
+            r.username(),
+        ])
+    }
+
+    pub fn matches_device(&self, r: &DeviceRequest) -> bool {
+        self.filter_hit(&[
+            Some(&r.device_id),
+            r.display_name.as_deref(),
+            r.platform.as_deref(),
+            r.client_id.as_deref(),
+            r.remote_ip.as_deref(),
+        ])
+    }
+
+    pub fn matches_paired(&self, r: &PairedDevice) -> bool {
+        self.filter_hit(&[
+            Some(&r.device_id),
+            r.display_name.as_deref(),
+            r.platform.as_deref(),
+            r.client_id.as_deref(),
+        ])
+    }
+
+    pub fn matches_allow(&self, r: &AllowEntry) -> bool {
+        self.filter_hit(&[Some(&r.channel), r.account.as_deref(), Some(&r.entry)])
+    }
+
+    /// Live (not resolved) DM requests of one channel file: the cap counts per channel.
+    pub fn dm_pending_in_channel(&self, channel: &str) -> usize {
+        self.dm
+            .iter()
+            .filter(|r| r.item.channel == channel && !r.status.is_gone())
+            .count()
+    }
+
+    pub fn dm_cap_reached(&self, channel: &str) -> bool {
+        self.dm_pending_in_channel(channel) >= DM_MAX_PENDING
+    }
+
+    pub fn paired_by_id(&self, device_id: &str) -> Option<&PairedDevice> {
+        self.paired
+            .iter()
+            .find(|r| r.item.device_id == device_id && !r.status.is_gone())
+            .map(|r| &r.item)
+    }
+
+    pub fn toast(&mut self, level: ToastLevel, text: impl Into<String>) {
+        self.toasts.push(Toast {
+            text: text.into(),
+            level,
+            until_ms: self.now_ms + TOAST_MS,
+        });
+        if self.toasts.len() > 3 {
+            self.toasts.remove(0);
+        }
+    }
+
+    pub fn live_dm_count(&self) -> usize {
+        self.dm.iter().filter(|r| !r.status.is_gone()).count()
+    }
+
+    pub fn live_device_count(&self) -> usize {
+        self.devices.iter().filter(|r| !r.status.is_gone()).count()
+    }
+
+    /// Whether anything on screen counts down (so a 1 Hz tick must redraw).
+    pub fn has_countdown(&self) -> bool {
+        !self.dm.is_empty()
+            || !self.devices.is_empty()
+            || !self.toasts.is_empty()
+            || matches!(self.mode, Mode::SetupCode(SetupPopup::Ready { .. }))
+    }
+}
+
+/// Allow-lists flattened to rows, sorted by channel, account, entry order.
+pub fn flatten_allow(lists: &[AllowList]) -> Vec<AllowEntry> {
+    let mut out = Vec::new();
+    for l in lists {
+        for e in &l.entries {
+            out.push(AllowEntry {
+                channel: l.channel.clone(),
+                account: l.account.clone(),
+                entry: e.clone(),
+            });
+        }
+    }
+    out
+}

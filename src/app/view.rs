@@ -1,0 +1,242 @@
+//! The console's own view of the stores: plain data the runtime adapter
+//! builds from the DM store, the device store and the gateway. Strings are
+//! kept raw (they are keys for actions); the UI sanitizes them before drawing.
+
+/// DM pairing requests expire one hour after `createdAt` (OpenClaw).
+pub const DM_TTL_MS: i64 = 3_600_000;
+/// At most this many pending DM requests per channel file; new senders are ignored beyond it.
+pub const DM_MAX_PENDING: usize = 3;
+/// Device requests expire five minutes after `ts`.
+pub const DEVICE_TTL_MS: i64 = 300_000;
+/// Countdowns turn to the "expiring soon" style in the last five minutes.
+pub const EXPIRING_SOON_MS: i64 = 300_000;
+
+/// One pending DM pairing request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmRequest {
+    pub channel: String,
+    /// `meta.accountId`; `None` is the default account.
+    pub account: Option<String>,
+    /// Sender id.
+    pub id: String,
+    pub code: String,
+    pub created_at_ms: Option<i64>,
+    pub last_seen_at_ms: Option<i64>,
+    pub meta: Vec<(String, String)>,
+}
+
+impl DmRequest {
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.meta
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// A human name from meta: `name`, else first + last name.
+    pub fn display_name(&self) -> Option<String> {
+        if let Some(n) = self.meta("name").or_else(|| self.meta("displayName")) {
+            return Some(n.to_string());
+        }
+        let first = self.meta("firstName");
+        let last = self.meta("lastName");
+        match (first, last) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (Some(f), None) => Some(f.to_string()),
+            (None, Some(l)) => Some(l.to_string()),
+            (None, None) => None,
+        }
+    }
+
+    pub fn username(&self) -> Option<&str> {
+        self.meta("username").or_else(|| self.meta("handle"))
+    }
+
+    pub fn expires_at_ms(&self) -> Option<i64> {
+        self.created_at_ms.map(|c| c + DM_TTL_MS)
+    }
+
+    /// Strictly more than the TTL in the past (OpenClaw's rule).
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        matches!(self.created_at_ms, Some(c) if now_ms - c > DM_TTL_MS)
+    }
+
+    pub fn account_label(&self) -> &str {
+        self.account.as_deref().unwrap_or("default")
+    }
+}
+
+/// One allow-list file: a channel account's approved senders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowList {
+    pub channel: String,
+    pub account: Option<String>,
+    pub entries: Vec<String>,
+}
+
+/// Everything read from `credentials/`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DmSnapshot {
+    pub requests: Vec<DmRequest>,
+    pub allow: Vec<AllowList>,
+}
+
+/// One pending device request (`devices/pending.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRequest {
+    pub request_id: String,
+    pub device_id: String,
+    pub display_name: Option<String>,
+    pub platform: Option<String>,
+    pub client_id: Option<String>,
+    pub client_mode: Option<String>,
+    /// Requested roles (role + roles, deduplicated).
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    pub remote_ip: Option<String>,
+    pub is_repair: bool,
+    pub ts: i64,
+}
+
+impl DeviceRequest {
+    pub fn expires_at_ms(&self) -> i64 {
+        self.ts + DEVICE_TTL_MS
+    }
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        now_ms - self.ts > DEVICE_TTL_MS
+    }
+}
+
+/// State of a paired device's tokens, summarized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    /// At least one unrevoked token.
+    Active,
+    /// Every token revoked.
+    Revoked,
+    /// No token issued yet.
+    None,
+}
+
+/// One paired device (`devices/paired.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairedDevice {
+    pub device_id: String,
+    pub display_name: Option<String>,
+    pub platform: Option<String>,
+    pub client_id: Option<String>,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
+    pub token_state: TokenState,
+    /// Roles with an unrevoked token.
+    pub active_roles: Vec<String>,
+    pub last_used_ms: Option<i64>,
+    pub approved_at_ms: i64,
+}
+
+/// Everything read from `devices/`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceSnapshot {
+    pub pending: Vec<DeviceRequest>,
+    pub paired: Vec<PairedDevice>,
+}
+
+/// What a device request asks for compared with what the device already holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestKind {
+    FirstTime,
+    Repair,
+    /// New roles and/or scopes beyond the paired record.
+    Upgrade {
+        roles: Vec<String>,
+        scopes: Vec<String>,
+    },
+    /// Already holds everything asked for (re-pair).
+    Same,
+}
+
+pub fn request_kind(req: &DeviceRequest, paired: Option<&PairedDevice>) -> RequestKind {
+    if req.is_repair {
+        return RequestKind::Repair;
+    }
+    let Some(p) = paired else {
+        return RequestKind::FirstTime;
+    };
+    let roles: Vec<String> = req
+        .roles
+        .iter()
+        .filter(|r| !p.roles.contains(r))
+        .cloned()
+        .collect();
+    let scopes: Vec<String> = req
+        .scopes
+        .iter()
+        .filter(|s| !p.scopes.contains(s))
+        .cloned()
+        .collect();
+    if roles.is_empty() && scopes.is_empty() {
+        RequestKind::Same
+    } else {
+        RequestKind::Upgrade { roles, scopes }
+    }
+}
+
+/// A setup code the owner asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupCode {
+    pub code: String,
+    pub url: String,
+    pub expires_at_ms: i64,
+}
+
+/// Gateway state as the status line shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayStatus {
+    Disabled,
+    Starting { addr: String },
+    Listening { addr: String },
+    PortBusy { addr: String, error: String },
+    Stopped,
+}
+
+/// `mm:ss` (or `h:mm:ss`) for a remaining duration; `00:00` when past.
+pub fn countdown(remaining_ms: i64) -> String {
+    let s = (remaining_ms.max(0) + 999) / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// A compact age: `12s`, `5m`, `3h`, `2d`.
+pub fn age(elapsed_ms: i64) -> String {
+    let s = elapsed_ms.max(0) / 1000;
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m", s / 60)
+    } else if s < 86_400 {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}d", s / 86_400)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countdown_formats() {
+        assert_eq!(countdown(0), "00:00");
+        assert_eq!(countdown(-5), "00:00");
+        assert_eq!(countdown(1), "00:01");
+        assert_eq!(countdown(65_000), "01:05");
+        assert_eq!(countdown(3_600_000), "1:00:00");
+        assert_eq!(age(59_999), "59s");
+        assert_eq!(age(60_000), "1m");
+        assert_eq!(age(7_200_000), "2h");
+    }
+}
