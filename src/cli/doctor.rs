@@ -74,9 +74,7 @@ pub fn run(ctx: &Ctx, repair: bool) -> CliResult {
             "pending.json" => check_file(&mut r, &file, |path, b| {
                 parse_map::<PendingRequest>(path, b)
             }),
-            "paired.json" => {
-                check_file(&mut r, &file, |path, b| parse_map::<PairedDevice>(path, b))
-            }
+            "paired.json" => check_file(&mut r, &file, parse_map::<PairedDevice>),
             _ => check_aux(&mut r, &file),
         }
     }
