@@ -120,8 +120,9 @@ impl AllowDoc {
             return false;
         };
         let current = self.normalized(channel, plugin_loaded);
-        let kept: Vec<String> = current.iter().filter(|e| **e != entry).cloned().collect();
-        if kept.len() == current.len() {
+        let before = current.len();
+        let kept: Vec<String> = current.into_iter().filter(|e| *e != entry).collect();
+        if kept.len() == before {
             return false;
         }
         self.entries = kept;

@@ -104,10 +104,11 @@ pub fn normalize_list<'a>(
     entries: impl IntoIterator<Item = &'a str>,
     plugin_loaded: bool,
 ) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for e in entries {
         if let Some(n) = normalize_entry(channel, e, plugin_loaded) {
-            if !out.contains(&n) {
+            if seen.insert(n.clone()) {
                 out.push(n);
             }
         }
