@@ -5,7 +5,9 @@
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod devices;
+pub mod dm;
 pub mod error;
 pub mod fsutil;
 pub mod gateway;
