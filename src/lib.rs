@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod clipboard;
 pub mod clock;
 pub mod config;
 pub mod devices;
@@ -11,9 +12,11 @@ pub mod dm;
 pub mod error;
 pub mod fsutil;
 pub mod gateway;
+pub mod headless;
 pub mod jsonfmt;
 pub mod lock;
 pub mod paths;
 pub mod qr;
+pub mod runtime;
 pub mod sanitize;
 pub mod ui;

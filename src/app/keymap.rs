@@ -126,7 +126,7 @@ pub static BINDINGS: &[Binding] = &[
     b(M::Normal, &[Char('r')], "r", Action::Reject, "reject", Panes::Requests, true),
     b(M::Normal, &[Char('c')], "c", Action::Copy, "copy code", Panes::Dm, true),
     b(M::Normal, &[Char('d')], "d", Action::Remove, "revoke", Panes::Managed, true),
-    b(M::Normal, &[Char('s')], "s", Action::SetupCode, "setup code", Panes::All, true),
+    b(M::Normal, &[Char('s')], "s", Action::SetupCode, "new setup code", Panes::All, true),
     b(M::Normal, &[Char('/')], "/", Action::Filter, "filter", Panes::All, true),
     b(M::Normal, &[Char('?')], "?", Action::Help, "help", Panes::All, true),
     b(M::Normal, &[Char('q')], "q", Action::Quit, "quit", Panes::All, true),
@@ -165,13 +165,24 @@ pub fn action_for(key: &KeyEvent, mode: ModeKind) -> Option<Action> {
         .map(|b| b.action)
 }
 
-/// Footer entries for a mode and pane: `(label, help)`.
+/// Footer entries for a mode and pane: `(label, short help)`.
 pub fn footer(mode: ModeKind, pane: Pane) -> Vec<(&'static str, &'static str)> {
     BINDINGS
         .iter()
         .filter(|b| b.mode == mode && b.footer && (mode != M::Normal || b.panes.contains(pane)))
-        .map(|b| (b.label, b.help))
+        .map(|b| (b.label, short(b.help)))
         .collect()
+}
+
+/// The footer's shorter wording of a help text (the footer must fit 80 columns).
+pub fn short(help: &'static str) -> &'static str {
+    match help {
+        "next pane" => "pane",
+        "copy code" => "copy",
+        "new setup code" => "setup",
+        "copy setup code" => "copy",
+        other => other,
+    }
 }
 
 #[cfg(test)]

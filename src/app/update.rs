@@ -145,11 +145,9 @@ fn normal_action(s: &mut State, action: Action, fx: &mut Vec<Effect>) {
         Action::Filter => s.mode = Mode::Filter,
         Action::Help => s.mode = Mode::Help,
         Action::Quit => quit(s, fx),
-        Action::Close => {
-            if !s.filter.is_empty() {
-                s.filter.clear();
-                fix_all_selections(s);
-            }
+        Action::Close if !s.filter.is_empty() => {
+            s.filter.clear();
+            fix_all_selections(s);
         }
         _ => {}
     }
@@ -526,7 +524,7 @@ fn norm_account(a: &Option<String>) -> &str {
 }
 
 fn merge_dm(s: &mut State, snap: DmSnapshot, fx: &mut Vec<Effect>) {
-    s.dm_error = None;
+    s.dm_error = snap.errors.first().cloned();
     let first = !s.dm_loaded;
     s.dm_loaded = true;
     let now = s.now_ms;
@@ -624,7 +622,7 @@ fn merge_dm(s: &mut State, snap: DmSnapshot, fx: &mut Vec<Effect>) {
 }
 
 fn merge_devices(s: &mut State, snap: DeviceSnapshot, fx: &mut Vec<Effect>) {
-    s.devices_error = None;
+    s.devices_error = snap.errors.first().cloned();
     let first = !s.devices_loaded;
     s.devices_loaded = true;
     let now = s.now_ms;

@@ -80,6 +80,8 @@ pub struct AllowList {
 pub struct DmSnapshot {
     pub requests: Vec<DmRequest>,
     pub allow: Vec<AllowList>,
+    /// Files that could not be read (shown; the rest still loads).
+    pub errors: Vec<String>,
 }
 
 /// One pending device request (`devices/pending.json`).
@@ -140,6 +142,7 @@ pub struct PairedDevice {
 pub struct DeviceSnapshot {
     pub pending: Vec<DeviceRequest>,
     pub paired: Vec<PairedDevice>,
+    pub errors: Vec<String>,
 }
 
 /// What a device request asks for compared with what the device already holds.
@@ -200,14 +203,10 @@ pub enum GatewayStatus {
     Stopped,
 }
 
-/// `mm:ss` (or `h:mm:ss`) for a remaining duration; `00:00` when past.
+/// `mm:ss` for a remaining duration (minutes may pass 59); `00:00` when past.
 pub fn countdown(remaining_ms: i64) -> String {
     let s = (remaining_ms.max(0) + 999) / 1000;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
-    } else {
-        format!("{:02}:{:02}", s / 60, s % 60)
-    }
+    format!("{:02}:{:02}", s / 60, s % 60)
 }
 
 /// A compact age: `12s`, `5m`, `3h`, `2d`.
@@ -234,7 +233,7 @@ mod tests {
         assert_eq!(countdown(-5), "00:00");
         assert_eq!(countdown(1), "00:01");
         assert_eq!(countdown(65_000), "01:05");
-        assert_eq!(countdown(3_600_000), "1:00:00");
+        assert_eq!(countdown(3_600_000), "60:00");
         assert_eq!(age(59_999), "59s");
         assert_eq!(age(60_000), "1m");
         assert_eq!(age(7_200_000), "2h");

@@ -125,9 +125,7 @@ pub fn main() -> ExitCode {
         Some(Command::Paths) => print_paths(&ctx),
         Some(Command::Pairing(cmd)) => dm::run(&ctx, cmd),
         Some(Command::Doctor { repair }) => doctor::run(&ctx, repair),
-        None => Err(Failure::error(
-            "the console is not available in this build yet",
-        )),
+        None => crate::runtime::entry(ctx.paths.clone(), &cli.console).map_err(Failure::error),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

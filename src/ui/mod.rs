@@ -69,12 +69,12 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     };
     let online = s.online.len();
     let mut text = format!(
-        " clawpair │ {} │ {gw} │ DM {} · devices {} · paired {} ({online} online) · allowed {}",
-        crate::sanitize::for_terminal(&s.state_dir),
+        " clawpair │ DM {} · devices {} · paired {} ({online} online) · allowed {} │ {gw} │ {}",
         s.live_dm_count(),
         s.live_device_count(),
         s.paired.len(),
         s.allow.len(),
+        crate::sanitize::for_terminal(&s.state_dir),
     );
     if let Some(e) = s.dm_error.as_ref().or(s.devices_error.as_ref()) {
         text.push_str(&format!(" │ ⚠ {}", crate::sanitize::for_terminal(e)));

@@ -13,6 +13,9 @@ use crate::app::view::{
     age, countdown, request_kind, RequestKind, TokenState, DM_MAX_PENDING, EXPIRING_SOON_MS,
 };
 use crate::devices::model::short_fingerprint;
+
+/// Device requests live five minutes; their countdown is marked in the last minute.
+const DEVICE_SOON_MS: i64 = 60_000;
 use crate::sanitize::for_terminal as clean;
 
 fn block<'a>(p: Pane, s: &State, extra: &str, t: &Theme) -> Block<'a> {
@@ -75,8 +78,8 @@ fn marker(selected: bool) -> &'static str {
     }
 }
 
-fn countdown_span(remaining_ms: i64, t: &Theme) -> Span<'static> {
-    if remaining_ms <= EXPIRING_SOON_MS {
+fn countdown_span(remaining_ms: i64, soon_ms: i64, t: &Theme) -> Span<'static> {
+    if remaining_ms <= soon_ms {
         Span::styled(format!("!{}", countdown(remaining_ms)), t.soon)
     } else {
         Span::styled(format!(" {}", countdown(remaining_ms)), t.base)
@@ -120,10 +123,11 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 Span::styled(format!("  {used}/{DM_MAX_PENDING}"), t.header),
             ];
             if used >= DM_MAX_PENDING {
-                spans.push(Span::styled(
-                    "  ⚠ FULL: new senders are ignored until one expires or is approved",
-                    t.warn,
-                ));
+                let head = format!("{} · {}  {used}/{DM_MAX_PENDING}", clean(&g.0), clean(&g.1));
+                let long = "  ⚠ FULL: new senders are ignored until one expires or is approved";
+                let short = "  ⚠ FULL: new senders ignored";
+                let fits = head.chars().count() + long.chars().count() <= w;
+                spans.push(Span::styled(if fits { long } else { short }, t.warn));
             }
             lines.push(Line::from(spans));
             group = Some(g);
@@ -161,7 +165,7 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             Span::raw(" "),
         ];
         spans.push(match remaining {
-            Some(ms) if !row.status.is_gone() => countdown_span(ms, t),
+            Some(ms) if !row.status.is_gone() => countdown_span(ms, EXPIRING_SOON_MS, t),
             _ => Span::raw(fit("", 6)),
         });
         spans.push(Span::raw(" "));
@@ -194,7 +198,7 @@ pub fn devices(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         return;
     }
     let sel_key = s.selected_key(Pane::Devices);
-    let fixed = 2 + 1 + 9 + 1 + 19 + 1 + 4 + 1 + 6 + 1;
+    let fixed = 2 + 1 + 9 + 1 + 23 + 1 + 4 + 1 + 6 + 1;
     let rem = w.saturating_sub(fixed);
     let status_w = (rem / 2).min(19);
     let name_w = rem - status_w;
@@ -218,7 +222,7 @@ pub fn devices(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             Span::styled(fit(&clean(r.platform.as_deref().unwrap_or("-")), 9), style),
             Span::raw(" "),
             Span::styled(
-                fit(&format!("key {}", short_fingerprint(&r.device_id)), 19),
+                fit(&format!("key {}", short_fingerprint(&r.device_id)), 23),
                 t.code,
             ),
             Span::raw(" "),
@@ -228,7 +232,7 @@ pub fn devices(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         spans.push(if row.status.is_gone() {
             Span::raw(fit("", 6))
         } else {
-            countdown_span(r.expires_at_ms() - s.now_ms, t)
+            countdown_span(r.expires_at_ms() - s.now_ms, DEVICE_SOON_MS, t)
         });
         spans.push(Span::raw(" "));
         spans.push(status_span(row, Pane::Devices, status_w, t));
@@ -332,6 +336,7 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             .last_used_ms
             .map(|u| format!("{} ago", age(s.now_ms - u)))
             .unwrap_or_else(|| "never".into());
+        let (name_w, roles_w) = if w < 60 { (12, 10) } else { (16, 14) };
         let mut spans = vec![
             Span::raw(marker(selected)),
             if online {
@@ -339,9 +344,9 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             } else {
                 Span::styled("○ ", t.dim)
             },
-            Span::styled(fit(&name, 14), style),
+            Span::styled(fit(&name, name_w), style),
             Span::raw(" "),
-            Span::styled(fit(&list(&p.roles), 12), style),
+            Span::styled(fit(&list(&p.roles), roles_w), style),
             Span::raw(" "),
             Span::styled(
                 fit(token, 8),
@@ -370,7 +375,6 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         }
         lines.push(line);
     }
-    let _ = w;
     f.render_widget(Paragraph::new(lines).block(blk), area);
 }
 
@@ -391,7 +395,21 @@ pub fn allow(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let sel_key = s.selected_key(Pane::Allow);
     let mut lines = Vec::new();
     let mut selected_line = None;
-    let chan_w = (w / 3).clamp(8, 24);
+    let longest = visible
+        .iter()
+        .map(|r| {
+            r.item.channel.chars().count()
+                + 1
+                + r.item
+                    .account
+                    .as_deref()
+                    .unwrap_or("default")
+                    .chars()
+                    .count()
+        })
+        .max()
+        .unwrap_or(8);
+    let chan_w = longest.min(w / 2).max(8);
     for (i, row) in visible.iter().enumerate() {
         let a = &row.item;
         let selected = sel_key == Some(&allow_key(a)) || (sel_key.is_none() && i == 0);
@@ -414,7 +432,11 @@ pub fn allow(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             spans.push(Span::styled(fit(&clean(&a.entry), entry_w), style));
         } else {
             let ew = entry_w.saturating_sub(entry_w / 2);
-            spans.push(Span::styled(fit(&clean(&a.entry), ew), style));
+            spans.push(Span::styled(
+                fit(&clean(&a.entry), ew.saturating_sub(1)),
+                style,
+            ));
+            spans.push(Span::raw(" "));
             spans.push(status_span(row, Pane::Allow, entry_w - ew, t));
         }
         let mut line = Line::from(spans);

@@ -32,28 +32,40 @@ fn frame_block<'a>(title: &str, t: &Theme) -> Block<'a> {
 }
 
 pub fn help(f: &mut Frame, area: Rect, t: &Theme) {
-    let sections = [
-        (ModeKind::Normal, "Lists"),
-        (ModeKind::Confirm, "Confirmation"),
-        (ModeKind::SetupCode, "Setup code"),
-        (ModeKind::Filter, "Filter"),
-    ];
-    let mut lines = Vec::new();
-    for (mode, name) in sections {
-        lines.push(Line::styled(name, t.header));
+    let section = |mode: ModeKind, name: &'static str| {
+        let mut lines = vec![Line::styled(name, t.header)];
         for b in BINDINGS.iter().filter(|b| b.mode == mode) {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<8}", b.label), t.key),
+                Span::styled(format!("  {:<7}", b.label), t.key),
                 Span::raw(b.help),
             ]));
         }
-    }
-    lines.push(Line::from(""));
-    lines.push(Line::styled("Esc, ? or q closes this help", t.dim));
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let r = centered(area, 44, h);
+        lines
+    };
+    let left = section(ModeKind::Normal, "Lists");
+    let mut right = section(ModeKind::Confirm, "Confirmation");
+    right.extend(section(ModeKind::SetupCode, "Setup code"));
+    right.extend(section(ModeKind::Filter, "Filter"));
+    right.push(Line::from(""));
+    right.push(Line::styled("Esc, ? or q closes", t.dim));
+    let h = (left.len().max(right.len()) as u16 + 2).min(area.height);
+    let r = centered(area, 66, h);
     f.render_widget(Clear, r);
-    f.render_widget(Paragraph::new(lines).block(frame_block("Keys", t)), r);
+    let blk = frame_block("Keys", t);
+    let inner = blk.inner(r);
+    f.render_widget(blk, r);
+    let half = inner.width / 2;
+    let lrect = Rect {
+        width: half,
+        ..inner
+    };
+    let rrect = Rect {
+        x: inner.x + half,
+        width: inner.width - half,
+        ..inner
+    };
+    f.render_widget(Paragraph::new(left), lrect);
+    f.render_widget(Paragraph::new(right), rrect);
 }
 
 pub fn confirm(f: &mut Frame, area: Rect, s: &State, what: &Confirm, yes: bool, t: &Theme) {
@@ -119,65 +131,87 @@ pub fn setup_code(f: &mut Frame, area: Rect, s: &State, p: &SetupPopup, t: &Them
         SetupPopup::Ready { code, qr } => {
             let remaining = code.expires_at_ms - s.now_ms;
             let qr_w = qr.first().map_or(0, |l| l.chars().count()) as u16;
-            let text_w = area.width.saturating_sub(4).min(76);
-            // Lines: url, code (wrapped), expiry, hint.
-            let code_rows = (code.code.len() as u16).div_ceil(text_w.max(1));
-            let info_h = 1 + code_rows + 2;
-            let fits_qr =
-                qr_w > 0 && qr_w + 2 <= area.width && qr.len() as u16 + info_h + 2 <= area.height;
-            let h = if fits_qr {
-                qr.len() as u16 + info_h + 2
-            } else {
-                info_h + 4
-            };
-            let w = if fits_qr {
-                (qr_w + 2).max(text_w + 2)
-            } else {
-                text_w + 2
-            };
-            let r = centered(area, w, h);
-            f.render_widget(Clear, r);
-            let mut lines: Vec<Line> = Vec::new();
-            if fits_qr {
-                for l in qr {
-                    lines.push(
-                        Line::from(Span::styled(l.clone(), t.qr)).alignment(Alignment::Center),
-                    );
-                }
-            }
-            lines.push(Line::from(vec![
-                Span::styled("gateway ", t.dim),
-                Span::raw(clean(&code.url)),
-            ]));
-            lines.push(Line::styled(code.code.clone(), t.code));
+            let qr_h = qr.len() as u16;
+            let mut info: Vec<Line> = vec![
+                Line::from(vec![
+                    Span::styled("gateway ", t.dim),
+                    Span::raw(clean(&code.url)),
+                ]),
+                Line::styled(code.code.clone(), t.code),
+            ];
             if remaining > 0 {
-                lines.push(Line::from(vec![
+                info.push(Line::from(vec![
                     Span::raw("expires in "),
                     Span::styled(countdown(remaining), t.soon),
                 ]));
             } else {
-                lines.push(Line::styled(
-                    "EXPIRED: press Esc, then s for a new one",
-                    t.error,
-                ));
+                info.push(Line::styled("EXPIRED: Esc, then s for a new one", t.error));
             }
-            if !fits_qr {
-                lines.push(Line::styled(
+            info.push(Line::styled("c copy · Esc close", t.dim));
+            let code_len = code.code.chars().count() as u16;
+            // 1. QR above the text; 2. QR beside the text; 3. text only.
+            let text_w = area.width.saturating_sub(4).clamp(20, 76);
+            let stacked_h = qr_h + 1 + 3 + code_len.div_ceil(text_w) + 2;
+            let side_text_w = area.width.saturating_sub(qr_w + 5).min(40);
+            let side_h = qr_h.max(3 + code_len.div_ceil(side_text_w.max(1)) + 1) + 2;
+            let qr_lines = || -> Vec<Line> {
+                qr.iter()
+                    .map(|l| Line::from(Span::styled(l.clone(), t.qr)))
+                    .collect()
+            };
+            if qr_w > 0 && qr_w + 2 <= area.width && stacked_h <= area.height {
+                let w = (qr_w.max(text_w) + 2).min(area.width);
+                let r = centered(area, w, stacked_h);
+                f.render_widget(Clear, r);
+                let mut lines: Vec<Line> = qr_lines()
+                    .into_iter()
+                    .map(|l| l.alignment(Alignment::Center))
+                    .collect();
+                lines.push(Line::from(""));
+                lines.extend(info);
+                f.render_widget(
+                    Paragraph::new(lines)
+                        .wrap(Wrap { trim: false })
+                        .block(frame_block("Setup code", t)),
+                    r,
+                );
+            } else if qr_w > 0 && side_text_w >= 20 && side_h <= area.height {
+                let w = qr_w + 1 + side_text_w + 2;
+                let r = centered(area, w, side_h);
+                f.render_widget(Clear, r);
+                let blk = frame_block("Setup code", t);
+                let inner = blk.inner(r);
+                f.render_widget(blk, r);
+                let qrect = Rect {
+                    width: qr_w,
+                    ..inner
+                };
+                let trect = Rect {
+                    x: inner.x + qr_w + 1,
+                    width: inner.width.saturating_sub(qr_w + 1),
+                    ..inner
+                };
+                f.render_widget(Paragraph::new(qr_lines()), qrect);
+                f.render_widget(Paragraph::new(info).wrap(Wrap { trim: false }), trect);
+            } else {
+                info.push(Line::styled(
                     format!(
-                        "(enlarge the terminal to {}×{} to see the QR code)",
+                        "(a terminal of {}×{} shows the QR code)",
                         qr_w + 2,
-                        qr.len() as u16 + info_h + 2
+                        stacked_h
                     ),
                     t.dim,
                 ));
+                let h = (info.len() as u16 + code_len.div_ceil(text_w) + 2).min(area.height);
+                let r = centered(area, text_w + 2, h);
+                f.render_widget(Clear, r);
+                f.render_widget(
+                    Paragraph::new(info)
+                        .wrap(Wrap { trim: false })
+                        .block(frame_block("Setup code", t)),
+                    r,
+                );
             }
-            lines.push(Line::styled("c copy · Esc close", t.dim));
-            f.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: false })
-                    .block(frame_block("Setup code", t)),
-                r,
-            );
         }
     }
 }

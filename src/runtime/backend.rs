@@ -1,0 +1,243 @@
+//! The adapter between the console's view types and the real stores. Every
+//! call here does file I/O and runs on a blocking thread.
+
+use std::path::{Path, PathBuf};
+
+use crate::app::state::RowKey;
+use crate::app::view::{
+    AllowList, DeviceRequest, DeviceSnapshot, DmRequest, DmSnapshot, PairedDevice, TokenState,
+};
+use crate::devices::model;
+use crate::dm::store::DmStore;
+use crate::paths::Paths;
+
+pub struct Backend {
+    dm: DmStore,
+    devices_dir: PathBuf,
+}
+
+impl Backend {
+    pub fn new(paths: &Paths) -> Backend {
+        Backend {
+            dm: DmStore::for_paths(paths),
+            devices_dir: paths.devices_dir.clone(),
+        }
+    }
+
+    pub fn load_dm(&self, now_ms: i64) -> Result<DmSnapshot, String> {
+        let mut snap = DmSnapshot::default();
+        let channels = self.dm.channels().map_err(|e| e.to_string())?;
+        for ch in channels {
+            if ch.pairing.is_none() {
+                continue;
+            }
+            match self.dm.read_requests(&ch.channel, now_ms) {
+                Ok(reqs) => snap.requests.extend(reqs.into_iter().map(|r| DmRequest {
+                    channel: ch.channel.clone(),
+                    account: r.account,
+                    id: r.id,
+                    code: r.code,
+                    created_at_ms: r.created_at_ms,
+                    last_seen_at_ms: r.last_seen_at_ms,
+                    meta: r.meta,
+                })),
+                Err(e) => snap.errors.push(e.to_string()),
+            }
+        }
+        match self.dm.allowlists() {
+            Ok(lists) => {
+                for l in lists {
+                    if let Some(e) = l.error {
+                        snap.errors.push(e);
+                    }
+                    snap.allow.push(AllowList {
+                        channel: l.channel,
+                        account: l.account,
+                        entries: l.entries,
+                    });
+                }
+            }
+            Err(e) => snap.errors.push(e.to_string()),
+        }
+        Ok(snap)
+    }
+
+    pub fn approve_dm(&self, key: &RowKey, code: &str, now_ms: i64) -> Result<String, String> {
+        let RowKey::Dm {
+            channel,
+            account,
+            id,
+        } = key
+        else {
+            return Err("not a DM request".into());
+        };
+        match self
+            .dm
+            .approve(channel, code, account.as_deref(), now_ms)
+            .map_err(|e| e.to_string())?
+        {
+            Some(a) => Ok(format!("Approved {} on {channel}", a.id)),
+            None => Err(format!(
+                "no pending {channel} request from {id} any more (expired or resolved elsewhere)"
+            )),
+        }
+    }
+
+    pub fn reject_dm(&self, key: &RowKey, code: &str, now_ms: i64) -> Result<String, String> {
+        let RowKey::Dm {
+            channel,
+            account,
+            id,
+        } = key
+        else {
+            return Err("not a DM request".into());
+        };
+        match self
+            .dm
+            .reject(channel, code, account.as_deref(), now_ms)
+            .map_err(|e| e.to_string())?
+        {
+            Some(_) => Ok(format!("Rejected {id} on {channel}")),
+            None => Err(format!(
+                "no pending {channel} request from {id} any more (expired or resolved elsewhere)"
+            )),
+        }
+    }
+
+    pub fn revoke_allow(&self, key: &RowKey, _now_ms: i64) -> Result<String, String> {
+        let RowKey::Allow {
+            channel,
+            account,
+            entry,
+        } = key
+        else {
+            return Err("not an allow-list entry".into());
+        };
+        if self
+            .dm
+            .allow_remove(channel, account.as_deref(), entry)
+            .map_err(|e| e.to_string())?
+        {
+            Ok(format!("Removed {entry} from the {channel} allow-list"))
+        } else {
+            Err(format!("{entry} is no longer on the {channel} allow-list"))
+        }
+    }
+
+    pub fn load_devices(&self, now_ms: i64) -> Result<DeviceSnapshot, String> {
+        let mut snap = DeviceSnapshot::default();
+        let pending: Vec<model::PendingRequest> =
+            read_map(&self.devices_dir.join("pending.json"), &mut snap.errors);
+        let paired: Vec<model::PairedDevice> =
+            read_map(&self.devices_dir.join("paired.json"), &mut snap.errors);
+        snap.pending = pending
+            .into_iter()
+            .filter(|p| !p.is_expired(now_ms))
+            .map(device_request)
+            .collect();
+        snap.paired = paired.into_iter().map(paired_device).collect();
+        Ok(snap)
+    }
+
+    pub fn approve_device(&self, request_id: &str, _now_ms: i64) -> Result<String, String> {
+        let _ = request_id;
+        Err("device approval needs the device store (not in this build yet)".into())
+    }
+
+    pub fn reject_device(&self, request_id: &str, _now_ms: i64) -> Result<String, String> {
+        let _ = request_id;
+        Err("device rejection needs the device store (not in this build yet)".into())
+    }
+
+    pub fn remove_device(&self, device_id: &str, _now_ms: i64) -> Result<String, String> {
+        let _ = device_id;
+        Err("device removal needs the device store (not in this build yet)".into())
+    }
+}
+
+/// Reads a `{ key: record }` JSON object file; a missing file is empty.
+fn read_map<T: serde::de::DeserializeOwned>(path: &Path, errors: &mut Vec<String>) -> Vec<T> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            errors.push(format!("{}: {e}", path.display()));
+            return Vec::new();
+        }
+    };
+    let map: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(&bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            errors.push(format!("{}: {e}", path.display()));
+            return Vec::new();
+        }
+    };
+    map.into_iter()
+        .filter_map(|(_, v)| serde_json::from_value(v).ok())
+        .collect()
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|x| seen.insert(x.clone()));
+    v
+}
+
+pub fn device_request(p: model::PendingRequest) -> DeviceRequest {
+    let mut roles: Vec<String> = p.role.iter().cloned().collect();
+    roles.extend(p.roles.clone().unwrap_or_default());
+    DeviceRequest {
+        request_id: p.request_id,
+        device_id: p.device_id,
+        display_name: p.display_name,
+        platform: p.platform,
+        client_id: p.client_id,
+        client_mode: p.client_mode,
+        roles: dedup(roles),
+        scopes: p.scopes.unwrap_or_default(),
+        remote_ip: p.remote_ip,
+        is_repair: p.is_repair,
+        ts: p.ts,
+    }
+}
+
+pub fn paired_device(p: model::PairedDevice) -> PairedDevice {
+    let roles = p.all_roles();
+    let mut active_roles = Vec::new();
+    let mut any = false;
+    let mut last_used: Option<i64> = None;
+    if let Some(tokens) = &p.tokens {
+        for (role, t) in tokens.iter() {
+            any = true;
+            if t.revoked_at_ms.is_none() {
+                active_roles.push(role.clone());
+            }
+            if let Some(u) = t.last_used_at_ms {
+                last_used = Some(last_used.map_or(u, |l: i64| l.max(u)));
+            }
+        }
+    }
+    let token_state = if !active_roles.is_empty() {
+        TokenState::Active
+    } else if any {
+        TokenState::Revoked
+    } else {
+        TokenState::None
+    };
+    PairedDevice {
+        scopes: p
+            .approved_scopes
+            .clone()
+            .or(p.scopes.clone())
+            .unwrap_or_default(),
+        device_id: p.device_id,
+        display_name: p.display_name,
+        platform: p.platform,
+        client_id: p.client_id,
+        roles,
+        token_state,
+        active_roles,
+        last_used_ms: last_used,
+        approved_at_ms: p.approved_at_ms,
+    }
+}

@@ -1,0 +1,294 @@
+//! The only code that touches the outside world: the engine (watchers,
+//! loaders, effect executor, gateway task) shared by the terminal console
+//! and headless mode, plus the terminal event loop.
+
+pub mod backend;
+pub mod console;
+pub mod notify;
+pub mod term;
+pub mod watcher;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use crate::app::effect::{Effect, Event};
+use crate::app::msg::Msg;
+use crate::app::state::State;
+use crate::app::update::update;
+use crate::clipboard::Clipboard;
+use crate::clock::now_ms;
+use crate::paths::Paths;
+use backend::Backend;
+
+/// Where engine output goes: the terminal console or headless stdout/stderr.
+pub trait Output: Send {
+    /// A machine-readable event (headless prints it; the console ignores it).
+    fn emit(&mut self, ev: &Event);
+    /// A new request: bell and desktop notification (console only).
+    fn notify(&mut self, text: &str);
+}
+
+/// What the engine needs from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub paths: Paths,
+    pub gateway: bool,
+    pub notify: bool,
+    pub force_poll: bool,
+}
+
+/// Watchers, loaders and the effect executor around one `State`.
+pub struct Engine {
+    pub state: State,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub rx: mpsc::UnboundedReceiver<Msg>,
+    backend: Arc<Backend>,
+    dm_reload: Arc<Notify>,
+    dev_reload: Arc<Notify>,
+    clipboard: Arc<Mutex<Box<dyn Clipboard>>>,
+    output: Box<dyn Output>,
+    notify: bool,
+    tasks: Vec<JoinHandle<()>>,
+    pub watch_kind: watcher::Kind,
+    _watch: watcher::WatchHandle,
+}
+
+/// `/home/me/.openclaw` → `~/.openclaw` for the status line.
+pub fn pretty_dir(p: &std::path::Path) -> String {
+    let s = p.display().to_string();
+    if let Ok(home) = std::env::var("HOME") {
+        if !home.is_empty() && home != "/" {
+            if let Some(rest) = s.strip_prefix(&home) {
+                return format!("~{rest}");
+            }
+        }
+    }
+    s
+}
+
+impl Engine {
+    /// Starts the watcher and loaders and asks for the first reads. Needs a tokio runtime.
+    pub fn start(opts: &Options, clipboard: Box<dyn Clipboard>, output: Box<dyn Output>) -> Engine {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let backend = Arc::new(Backend::new(&opts.paths));
+        let dm_reload = Arc::new(Notify::new());
+        let dev_reload = Arc::new(Notify::new());
+        let mut tasks = Vec::new();
+
+        // Loaders: one per directory; a Notify coalesces bursts of "changed".
+        {
+            let (b, n, tx) = (backend.clone(), dm_reload.clone(), tx.clone());
+            tasks.push(spawn_supervised("DM loader", tx.clone(), async move {
+                loop {
+                    n.notified().await;
+                    let b = b.clone();
+                    let r = tokio::task::spawn_blocking(move || b.load_dm(now_ms()))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("reading credentials failed: {e}")));
+                    if tx.send(Msg::DmLoaded(r)).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        {
+            let (b, n, tx) = (backend.clone(), dev_reload.clone(), tx.clone());
+            tasks.push(spawn_supervised("device loader", tx.clone(), async move {
+                loop {
+                    n.notified().await;
+                    let b = b.clone();
+                    let r = tokio::task::spawn_blocking(move || b.load_devices(now_ms()))
+                        .await
+                        .unwrap_or_else(|e| Err(format!("reading devices failed: {e}")));
+                    if tx.send(Msg::DevicesLoaded(r)).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        let watch = {
+            let (dn, vn) = (dm_reload.clone(), dev_reload.clone());
+            watcher::spawn(
+                opts.paths.credentials_dir.clone(),
+                opts.paths.devices_dir.clone(),
+                opts.force_poll,
+                move |c| match c {
+                    watcher::Changed::Dm => dn.notify_one(),
+                    watcher::Changed::Devices => vn.notify_one(),
+                },
+            )
+        };
+        if watch.kind == watcher::Kind::Poll {
+            tracing::info!("watching the state dir by polling");
+        }
+        dm_reload.notify_one();
+        dev_reload.notify_one();
+        let state = State::new(pretty_dir(&opts.paths.state_dir), now_ms());
+        Engine {
+            state,
+            tx,
+            rx,
+            backend,
+            dm_reload,
+            dev_reload,
+            clipboard: Arc::new(Mutex::new(clipboard)),
+            output,
+            notify: opts.notify,
+            tasks,
+            watch_kind: watch.kind,
+            _watch: watch,
+        }
+    }
+
+    /// Runs `update` and then its effects.
+    pub fn handle(&mut self, msg: Msg) {
+        if matches!(msg, Msg::DmLoaded(_) | Msg::DevicesLoaded(_)) {
+            // Fresh rows are judged against a fresh clock.
+            let fx = update(&mut self.state, Msg::Tick(now_ms()));
+            for e in fx {
+                self.run(e);
+            }
+        }
+        let fx = update(&mut self.state, msg);
+        for e in fx {
+            self.run(e);
+        }
+    }
+
+    fn run(&mut self, e: Effect) {
+        let tx = self.tx.clone();
+        let b = self.backend.clone();
+        match e {
+            Effect::ApproveDm { key, code } => {
+                self.action(key.clone(), "approved", move || {
+                    b.approve_dm(&key, &code, now_ms())
+                });
+                self.dm_reload.notify_one();
+            }
+            Effect::RejectDm { key, code } => {
+                self.action(key.clone(), "rejected", move || {
+                    b.reject_dm(&key, &code, now_ms())
+                });
+            }
+            Effect::RevokeAllow { key } => {
+                self.action(key.clone(), "revoked", move || {
+                    b.revoke_allow(&key, now_ms())
+                });
+            }
+            Effect::ApproveDevice { key, request_id } => {
+                self.action(key, "approved", move || {
+                    b.approve_device(&request_id, now_ms())
+                });
+            }
+            Effect::RejectDevice { key, request_id } => {
+                self.action(key, "rejected", move || {
+                    b.reject_device(&request_id, now_ms())
+                });
+            }
+            Effect::RemoveDevice { key, device_id } => {
+                self.action(key, "removed", move || {
+                    b.remove_device(&device_id, now_ms())
+                });
+            }
+            Effect::Copy { what, text } => {
+                let cb = self.clipboard.clone();
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || match cb.lock() {
+                        Ok(mut c) => c.copy(&text),
+                        Err(_) => Err("clipboard unavailable".into()),
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                    let _ = tx.send(Msg::Copied { what, result });
+                });
+            }
+            Effect::IssueSetupCode => {
+                let _ = tx.send(Msg::SetupCodeIssued(Err(
+                    "setup codes need the gateway, which is not in this build yet".into(),
+                )));
+            }
+            Effect::ReloadDevices => self.dev_reload.notify_one(),
+            Effect::Notify(text) => {
+                if self.notify {
+                    self.output.notify(&text);
+                }
+            }
+            Effect::Emit(ev) => self.output.emit(&ev),
+            Effect::Quit => {}
+        }
+    }
+
+    /// Runs a store write on a blocking thread and reports it back.
+    fn action(
+        &self,
+        key: crate::app::state::RowKey,
+        verb: &'static str,
+        f: impl FnOnce() -> Result<String, String> + Send + 'static,
+    ) {
+        let tx = self.tx.clone();
+        let (dn, vn) = (self.dm_reload.clone(), self.dev_reload.clone());
+        tokio::spawn(async move {
+            let result = tokio::task::spawn_blocking(f)
+                .await
+                .unwrap_or_else(|e| Err(format!("internal error: {e}")));
+            let _ = tx.send(Msg::ActionDone { key, verb, result });
+            dn.notify_one();
+            vn.notify_one();
+        });
+    }
+
+    /// Stops background tasks.
+    pub async fn shutdown(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        tokio::time::sleep(Duration::from_millis(0)).await;
+    }
+}
+
+/// Spawns a task and turns its death (panic or early end) into a message.
+pub fn spawn_supervised(
+    name: &'static str,
+    tx: mpsc::UnboundedSender<Msg>,
+    fut: impl std::future::Future<Output = ()> + Send + 'static,
+) -> JoinHandle<()> {
+    let inner = tokio::spawn(fut);
+    tokio::spawn(async move {
+        match inner.await {
+            Ok(()) => {}
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => {
+                let why = term::take_panic_message().unwrap_or_else(|| e.to_string());
+                let _ = tx.send(Msg::TaskFailed(format!("{name} stopped: {why}")));
+            }
+        }
+    })
+}
+
+/// `clawpair` with no subcommand: the console, or headless with `--headless`.
+pub fn entry(paths: Paths, args: &crate::cli::ConsoleArgs) -> Result<(), String> {
+    let opts = Options {
+        paths,
+        gateway: !args.no_gateway,
+        notify: !args.no_notify,
+        force_poll: false,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let r = if args.headless {
+        rt.block_on(crate::headless::run(opts))
+    } else {
+        if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            return Err("the console needs a terminal; use --headless for JSON events".into());
+        }
+        rt.block_on(console::run(opts))
+    };
+    rt.shutdown_timeout(Duration::from_millis(500));
+    r
+}

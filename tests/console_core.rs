@@ -1,0 +1,726 @@
+//! The console's pure core: `update` state transitions (no terminal, no
+//! tokio) and render snapshots with a fixed clock.
+
+use clawpair::app::effect::{Effect, Event};
+use clawpair::app::msg::Msg;
+use clawpair::app::state::{Mode, Pane, Resolution, RowKey, RowStatus, SetupPopup, State};
+use clawpair::app::update;
+use clawpair::app::view::*;
+use clawpair::gateway::GatewayEvent;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+/// 2026-03-01T12:00:00Z
+const NOW: i64 = 1_772_366_400_000;
+
+fn dm(channel: &str, id: &str, code: &str, age_s: i64, meta: &[(&str, &str)]) -> DmRequest {
+    DmRequest {
+        channel: channel.into(),
+        account: None,
+        id: id.into(),
+        code: code.into(),
+        created_at_ms: Some(NOW - age_s * 1000),
+        last_seen_at_ms: Some(NOW - age_s * 1000),
+        meta: meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+fn dev(rid: &str, device_id: &str, name: &str, age_s: i64) -> DeviceRequest {
+    DeviceRequest {
+        request_id: rid.into(),
+        device_id: device_id.into(),
+        display_name: Some(name.into()),
+        platform: Some("linux".into()),
+        client_id: Some("node-host".into()),
+        client_mode: Some("node".into()),
+        roles: vec!["node".into()],
+        scopes: vec!["node.invoke".into()],
+        remote_ip: Some("192.168.1.20".into()),
+        is_repair: false,
+        ts: NOW - age_s * 1000,
+    }
+}
+
+fn paired(device_id: &str, name: &str, roles: &[&str], scopes: &[&str]) -> PairedDevice {
+    PairedDevice {
+        device_id: device_id.into(),
+        display_name: Some(name.into()),
+        platform: Some("macos".into()),
+        client_id: Some("cli".into()),
+        roles: roles.iter().map(|s| s.to_string()).collect(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        token_state: TokenState::Active,
+        active_roles: roles.iter().map(|s| s.to_string()).collect(),
+        last_used_ms: Some(NOW - 600_000),
+        approved_at_ms: NOW - 86_400_000,
+    }
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn code(k: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(k, KeyModifiers::NONE))
+}
+
+fn dm_snap(requests: Vec<DmRequest>, allow: Vec<AllowList>) -> Msg {
+    Msg::DmLoaded(Ok(DmSnapshot {
+        requests,
+        allow,
+        errors: vec![],
+    }))
+}
+
+fn dev_snap(pending: Vec<DeviceRequest>, paired: Vec<PairedDevice>) -> Msg {
+    Msg::DevicesLoaded(Ok(DeviceSnapshot {
+        pending,
+        paired,
+        errors: vec![],
+    }))
+}
+
+fn state() -> State {
+    State::new("~/.openclaw", NOW)
+}
+
+fn dm_id(s: &State, p: Pane) -> Option<String> {
+    match s.selected_key(p) {
+        Some(RowKey::Dm { id, .. }) => Some(id.clone()),
+        Some(RowKey::Device(id)) | Some(RowKey::Paired(id)) => Some(id.clone()),
+        Some(RowKey::Allow { entry, .. }) => Some(entry.clone()),
+        None => None,
+    }
+}
+
+fn emitted(fx: &[Effect]) -> Vec<Event> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Emit(ev) => Some(ev.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------ update
+
+#[test]
+fn first_load_is_quiet_later_loads_announce() {
+    let mut s = state();
+    let fx = update(
+        &mut s,
+        dm_snap(vec![dm("telegram", "1", "AAAA1111", 10, &[])], vec![]),
+    );
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(s.dm.len(), 1);
+    assert_eq!(dm_id(&s, Pane::Dm).as_deref(), Some("1"));
+
+    let fx = update(
+        &mut s,
+        dm_snap(
+            vec![
+                dm("telegram", "1", "AAAA1111", 10, &[]),
+                dm("telegram", "2", "BBBB2222", 1, &[("username", "bob")]),
+            ],
+            vec![],
+        ),
+    );
+    assert!(fx.contains(&Effect::Notify("New DM pairing request".into())));
+    assert!(
+        matches!(&emitted(&fx)[..], [Event::DmCreated { id, username, .. }] if id == "2" && username.as_deref() == Some("bob"))
+    );
+    // The notification text never carries a code.
+    for e in &fx {
+        if let Effect::Notify(t) = e {
+            assert!(!t.contains("BBBB2222"));
+        }
+    }
+}
+
+#[test]
+fn approve_runs_one_effect_and_success_removes_the_row() {
+    let mut s = state();
+    update(
+        &mut s,
+        dm_snap(vec![dm("telegram", "1", "AAAA1111", 10, &[])], vec![]),
+    );
+    let fx = update(&mut s, key('a'));
+    let k = RowKey::Dm {
+        channel: "telegram".into(),
+        account: None,
+        id: "1".into(),
+    };
+    assert_eq!(
+        fx,
+        vec![Effect::ApproveDm {
+            key: k.clone(),
+            code: "AAAA1111".into()
+        }]
+    );
+    assert_eq!(s.dm[0].status, RowStatus::Busy("approving"));
+    // A second press while busy does nothing but say so.
+    assert!(update(&mut s, key('a')).is_empty());
+
+    let fx = update(
+        &mut s,
+        Msg::ActionDone {
+            key: k,
+            verb: "approved",
+            result: Ok("Approved 1 on telegram".into()),
+        },
+    );
+    assert!(s.dm.is_empty());
+    assert_eq!(s.toasts.last().unwrap().text, "Approved 1 on telegram");
+    assert!(matches!(
+        &emitted(&fx)[..],
+        [Event::DmApproved { by: "console", .. }]
+    ));
+    // The reload that follows (the row is gone from the file) is silent.
+    let fx = update(&mut s, dm_snap(vec![], vec![]));
+    assert!(emitted(&fx).is_empty());
+}
+
+#[test]
+fn failed_write_leaves_the_item_and_says_why() {
+    let mut s = state();
+    update(
+        &mut s,
+        dm_snap(vec![dm("telegram", "1", "AAAA1111", 10, &[])], vec![]),
+    );
+    update(&mut s, key('a'));
+    let k = s.selected_key(Pane::Dm).cloned().unwrap();
+    update(
+        &mut s,
+        Msg::ActionDone {
+            key: k,
+            verb: "approved",
+            result: Err("permission denied".into()),
+        },
+    );
+    assert_eq!(s.dm.len(), 1);
+    assert_eq!(
+        s.dm[0].status,
+        RowStatus::Failed("permission denied".into())
+    );
+    assert!(s.toasts.last().unwrap().text.contains("permission denied"));
+    // A failed row can be tried again.
+    assert_eq!(update(&mut s, key('a')).len(), 1);
+}
+
+#[test]
+fn reject_confirmation_defaults_to_cancel() {
+    let mut s = state();
+    update(
+        &mut s,
+        dm_snap(vec![dm("telegram", "1", "AAAA1111", 10, &[])], vec![]),
+    );
+    assert!(update(&mut s, key('r')).is_empty());
+    assert!(matches!(s.mode, Mode::Confirm { yes: false, .. }));
+    // Enter on the default choice cancels.
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    assert_eq!(s.mode, Mode::Normal);
+    assert_eq!(s.dm[0].status, RowStatus::Live);
+    // Esc cancels too.
+    update(&mut s, key('r'));
+    assert!(update(&mut s, code(KeyCode::Esc)).is_empty());
+    // Switch to Reject, then Enter.
+    update(&mut s, key('r'));
+    update(&mut s, code(KeyCode::Right));
+    let fx = update(&mut s, code(KeyCode::Enter));
+    assert!(matches!(&fx[..], [Effect::RejectDm { code, .. }] if code == "AAAA1111"));
+    assert_eq!(s.dm[0].status, RowStatus::Busy("rejecting"));
+    // `y` confirms directly.
+    let mut s = state();
+    update(
+        &mut s,
+        dm_snap(vec![dm("telegram", "1", "AAAA1111", 10, &[])], vec![]),
+    );
+    update(&mut s, key('r'));
+    assert_eq!(update(&mut s, key('y')).len(), 1);
+}
+
+#[test]
+fn resolved_elsewhere_is_labelled_then_goes_and_selection_holds_its_place() {
+    let mut s = state();
+    let a = dm("telegram", "1", "AAAA1111", 30, &[]);
+    let b = dm("telegram", "2", "BBBB2222", 20, &[]);
+    let c = dm("telegram", "3", "CCCC3333", 10, &[]);
+    update(
+        &mut s,
+        dm_snap(vec![a.clone(), b.clone(), c.clone()], vec![]),
+    );
+    update(&mut s, key('j'));
+    assert_eq!(dm_id(&s, Pane::Dm).as_deref(), Some("2"));
+
+    // Approved by the CLI: gone from the file, now on the allow-list.
+    let allow = vec![AllowList {
+        channel: "telegram".into(),
+        account: Some("default".into()),
+        entries: vec!["2".into()],
+    }];
+    let fx = update(&mut s, dm_snap(vec![a.clone(), c.clone()], allow.clone()));
+    assert!(
+        matches!(&emitted(&fx)[..], [Event::DmApproved { by: "elsewhere", id, .. }] if id == "2")
+    );
+    assert_eq!(s.dm.len(), 3, "still shown, labelled");
+    assert!(matches!(
+        s.dm[1].status,
+        RowStatus::Gone {
+            how: Resolution::ApprovedElsewhere,
+            ..
+        }
+    ));
+    assert_eq!(
+        dm_id(&s, Pane::Dm).as_deref(),
+        Some("2"),
+        "cursor did not jump"
+    );
+    // Acting on it only explains.
+    assert!(update(&mut s, key('a')).is_empty());
+    assert!(s.toasts.last().unwrap().text.contains("elsewhere"));
+    // A repeated reload keeps the label.
+    update(&mut s, dm_snap(vec![a.clone(), c.clone()], allow.clone()));
+    assert!(s.dm[1].status.is_gone());
+    // After a few seconds it goes, and the cursor lands on the row now in its place.
+    update(&mut s, Msg::Tick(NOW + 6_000));
+    assert_eq!(s.dm.len(), 2);
+    assert_eq!(dm_id(&s, Pane::Dm).as_deref(), Some("3"));
+
+    // Rejected elsewhere (not on the allow-list) is labelled "resolved".
+    update(&mut s, dm_snap(vec![a], allow));
+    assert!(matches!(
+        s.dm[1].status,
+        RowStatus::Gone {
+            how: Resolution::ResolvedElsewhere,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn selection_follows_the_item_when_rows_are_inserted_above() {
+    let mut s = state();
+    let b = dm("telegram", "2", "BBBB2222", 20, &[]);
+    let c = dm("telegram", "3", "CCCC3333", 10, &[]);
+    update(&mut s, dm_snap(vec![b.clone(), c.clone()], vec![]));
+    update(&mut s, key('j'));
+    assert_eq!(dm_id(&s, Pane::Dm).as_deref(), Some("3"));
+    let a = dm("discord", "1", "AAAA1111", 5, &[]);
+    update(&mut s, dm_snap(vec![a, b, c], vec![]));
+    assert_eq!(s.dm[0].item.id, "1", "discord sorts first");
+    assert_eq!(dm_id(&s, Pane::Dm).as_deref(), Some("3"));
+}
+
+#[test]
+fn expiry_happens_on_tick_strictly_after_the_ttl() {
+    let mut s = state();
+    let r = dm("telegram", "1", "AAAA1111", 0, &[]);
+    let d = dev("req-1", "abcd", "phone", 0);
+    update(&mut s, dm_snap(vec![r], vec![]));
+    update(&mut s, dev_snap(vec![d], vec![]));
+    let fx = update(&mut s, Msg::Tick(NOW + DEVICE_TTL_MS));
+    assert!(fx.is_empty());
+    assert_eq!(s.devices.len(), 1);
+    let fx = update(&mut s, Msg::Tick(NOW + DEVICE_TTL_MS + 1));
+    assert!(
+        matches!(&emitted(&fx)[..], [Event::DeviceExpired { request_id, .. }] if request_id == "req-1")
+    );
+    assert!(s.devices.is_empty());
+    assert!(s.selected_key(Pane::Devices).is_none());
+    update(&mut s, Msg::Tick(NOW + DM_TTL_MS));
+    assert_eq!(s.dm.len(), 1);
+    let fx = update(&mut s, Msg::Tick(NOW + DM_TTL_MS + 1));
+    assert!(matches!(&emitted(&fx)[..], [Event::DmExpired { .. }]));
+    assert!(s.dm.is_empty());
+}
+
+#[test]
+fn filter_narrows_every_pane_and_esc_clears() {
+    let mut s = state();
+    update(
+        &mut s,
+        dm_snap(
+            vec![
+                dm("telegram", "1", "AAAA1111", 10, &[("username", "alice")]),
+                dm("telegram", "2", "BBBB2222", 5, &[("username", "bob")]),
+            ],
+            vec![],
+        ),
+    );
+    update(&mut s, key('/'));
+    assert_eq!(s.mode, Mode::Filter);
+    for c in "bob".chars() {
+        update(&mut s, key(c));
+    }
+    assert_eq!(s.visible_keys(Pane::Dm).len(), 1);
+    assert_eq!(dm_id(&s, Pane::Dm).as_deref(), Some("2"));
+    // q is text while filtering, not quit.
+    update(&mut s, key('q'));
+    assert!(!s.quit);
+    update(&mut s, code(KeyCode::Backspace));
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.mode, Mode::Normal);
+    assert_eq!(s.filter, "bob");
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.visible_keys(Pane::Dm).len(), 2);
+}
+
+#[test]
+fn copy_and_panes() {
+    let mut s = state();
+    update(
+        &mut s,
+        dm_snap(vec![dm("telegram", "1", "AAAA1111", 10, &[])], vec![]),
+    );
+    assert_eq!(
+        update(&mut s, key('c')),
+        vec![Effect::Copy {
+            what: "pairing code",
+            text: "AAAA1111".into()
+        }]
+    );
+    update(
+        &mut s,
+        Msg::Copied {
+            what: "pairing code",
+            result: Ok("terminal clipboard via OSC 52".into()),
+        },
+    );
+    assert!(s.toasts.last().unwrap().text.contains("OSC 52"));
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(s.focus, Pane::Devices);
+    update(&mut s, code(KeyCode::BackTab));
+    update(&mut s, code(KeyCode::BackTab));
+    assert_eq!(s.focus, Pane::Allow);
+    // `d` on a request pane explains; `a` on a managed pane explains.
+    assert!(update(&mut s, key('a')).is_empty());
+    s.focus = Pane::Dm;
+    assert!(update(&mut s, key('d')).is_empty());
+    assert_eq!(s.mode, Mode::Normal);
+    assert!(update(&mut s, key('q')).contains(&Effect::Quit));
+    assert!(s.quit);
+}
+
+#[test]
+fn devices_approve_remove_and_kind() {
+    let mut s = state();
+    let have = paired("dev-a", "laptop", &["operator"], &["operator.read"]);
+    let mut up = dev("req-1", "dev-a", "laptop", 5);
+    up.roles = vec!["operator".into()];
+    up.scopes = vec!["operator.read".into(), "operator.write".into()];
+    update(&mut s, dev_snap(vec![up.clone()], vec![have.clone()]));
+    assert_eq!(
+        request_kind(&up, Some(&have)),
+        RequestKind::Upgrade {
+            roles: vec![],
+            scopes: vec!["operator.write".into()]
+        }
+    );
+    assert_eq!(request_kind(&up, None), RequestKind::FirstTime);
+    s.focus = Pane::Devices;
+    let fx = update(&mut s, key('a'));
+    assert!(matches!(&fx[..], [Effect::ApproveDevice { request_id, .. }] if request_id == "req-1"));
+    s.focus = Pane::Paired;
+    update(&mut s, key('d'));
+    assert!(matches!(s.mode, Mode::Confirm { yes: false, .. }));
+    let fx = update(&mut s, key('y'));
+    assert!(matches!(&fx[..], [Effect::RemoveDevice { device_id, .. }] if device_id == "dev-a"));
+
+    // Approved elsewhere: the device shows up in paired.json with a newer approval.
+    let mut s = state();
+    let d = dev("req-2", "dev-b", "phone", 5);
+    update(&mut s, dev_snap(vec![d], vec![]));
+    let mut p = paired("dev-b", "phone", &["node"], &[]);
+    p.approved_at_ms = NOW;
+    let fx = update(&mut s, dev_snap(vec![], vec![p]));
+    assert!(matches!(
+        &emitted(&fx)[..],
+        [Event::DeviceApproved {
+            by: "elsewhere",
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn setup_code_popup_lifecycle() {
+    let mut s = state();
+    assert_eq!(update(&mut s, key('s')), vec![Effect::IssueSetupCode]);
+    assert_eq!(s.mode, Mode::SetupCode(SetupPopup::Issuing));
+    let code = SetupCode {
+        code: "eyJ1cmwiOiJ3czovLzEyNy4wLjAuMToxODc4OSIsInRva2VuIjoiYWJjIn0".into(),
+        url: "ws://127.0.0.1:18789".into(),
+        expires_at_ms: NOW + 600_000,
+    };
+    let fx = update(&mut s, Msg::SetupCodeIssued(Ok(code.clone())));
+    assert!(matches!(&emitted(&fx)[..], [Event::SetupCodeIssued { .. }]));
+    let Mode::SetupCode(SetupPopup::Ready { qr, .. }) = &s.mode else {
+        panic!("{:?}", s.mode)
+    };
+    assert!(!qr.is_empty());
+    assert_eq!(
+        update(&mut s, key('c')),
+        vec![Effect::Copy {
+            what: "setup code",
+            text: code.code.clone()
+        }]
+    );
+    let fx = update(&mut s, Msg::Tick(NOW + 600_000));
+    assert_eq!(emitted(&fx), vec![Event::SetupCodeExpired]);
+    assert!(
+        update(&mut s, key('c')).is_empty(),
+        "an expired code is not copied"
+    );
+    update(&mut s, code_esc());
+    assert_eq!(s.mode, Mode::Normal);
+}
+
+fn code_esc() -> Msg {
+    code(KeyCode::Esc)
+}
+
+#[test]
+fn gateway_events() {
+    let mut s = state();
+    update(
+        &mut s,
+        Msg::Gateway(GatewayEvent::BindFailed {
+            addr: "127.0.0.1:18789".into(),
+            error: "address in use".into(),
+        }),
+    );
+    assert!(matches!(s.gateway, GatewayStatus::PortBusy { .. }));
+    assert!(s.toasts.last().unwrap().text.contains("port busy"));
+    update(
+        &mut s,
+        Msg::Gateway(GatewayEvent::DeviceConnected {
+            device_id: "dev-a".into(),
+            role: "node".into(),
+            remote_addr: "127.0.0.1:5555".into(),
+        }),
+    );
+    assert!(s.online.contains("dev-a"));
+    let fx = update(
+        &mut s,
+        Msg::Gateway(GatewayEvent::DevicePairRequested {
+            request_id: "r".into(),
+            device_id: "d".into(),
+        }),
+    );
+    assert_eq!(fx, vec![Effect::ReloadDevices]);
+    update(&mut s, Msg::Gateway(GatewayEvent::Stopped));
+    assert_eq!(s.gateway, GatewayStatus::Stopped);
+    assert!(s.online.is_empty());
+}
+
+// ------------------------------------------------------------ render
+
+fn full_state() -> State {
+    let mut s = state();
+    update(
+        &mut s,
+        dm_snap(
+            vec![
+                dm(
+                    "telegram",
+                    "123456789",
+                    "K7PQ2MZX",
+                    3300,
+                    &[
+                        ("username", "alice"),
+                        ("firstName", "Alice"),
+                        ("lastName", "Liddell"),
+                    ],
+                ),
+                dm(
+                    "telegram",
+                    "987654321",
+                    "HX4N8RTA",
+                    600,
+                    &[("username", "bob")],
+                ),
+                dm(
+                    "discord",
+                    "55501234",
+                    "W2E9YB3C",
+                    120,
+                    &[("name", "Carol \u{1b}[31mRed\u{1b}[0m")],
+                ),
+            ],
+            vec![AllowList {
+                channel: "telegram".into(),
+                account: Some("default".into()),
+                entries: vec!["111222333".into(), "444555666".into()],
+            }],
+        ),
+    );
+    let have = paired(
+        "9aee8cff109f16dc00000000000000000000000000000000000000000000beef",
+        "studio-mac",
+        &["operator"],
+        &["operator.read"],
+    );
+    let mut up = dev("req-2", &have.device_id, "studio-mac", 30);
+    up.roles = vec!["operator".into()];
+    up.scopes = vec!["operator.read".into(), "operator.admin".into()];
+    up.platform = Some("macos".into());
+    up.client_id = Some("openclaw-cli".into());
+    up.client_mode = Some("cli".into());
+    update(
+        &mut s,
+        dev_snap(
+            vec![
+                dev(
+                    "req-1",
+                    "0b1c2d3e4f5a6b7c0000000000000000000000000000000000000000000000aa",
+                    "kitchen-pi",
+                    200,
+                ),
+                up,
+            ],
+            vec![
+                have,
+                paired(
+                    "77aa88bb99cc00dd000000000000000000000000000000000000000000000000",
+                    "phone",
+                    &["node"],
+                    &["node.invoke"],
+                ),
+            ],
+        ),
+    );
+    s.online
+        .insert("77aa88bb99cc00dd000000000000000000000000000000000000000000000000".into());
+    s.gateway = GatewayStatus::Listening {
+        addr: "127.0.0.1:18789".into(),
+    };
+    s
+}
+
+fn render(s: &State, w: u16, h: u16, theme: &clawpair::ui::Theme) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| clawpair::ui::render(f, s, theme)).unwrap();
+    t
+}
+
+fn snap(name: &str, s: &State) {
+    let theme = clawpair::ui::Theme::color();
+    for (w, h) in [(80u16, 24u16), (120, 40)] {
+        let t = render(s, w, h, &theme);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn snapshot_empty() {
+    let mut s = state();
+    update(&mut s, dm_snap(vec![], vec![]));
+    update(&mut s, dev_snap(vec![], vec![]));
+    snap("empty", &s);
+}
+
+#[test]
+fn snapshot_full() {
+    snap("full", &full_state());
+}
+
+#[test]
+fn snapshot_cap_warning() {
+    let mut s = full_state();
+    update(
+        &mut s,
+        dm_snap(
+            vec![
+                dm(
+                    "telegram",
+                    "123456789",
+                    "K7PQ2MZX",
+                    3300,
+                    &[("username", "alice")],
+                ),
+                dm(
+                    "telegram",
+                    "987654321",
+                    "HX4N8RTA",
+                    600,
+                    &[("username", "bob")],
+                ),
+                dm(
+                    "telegram",
+                    "31337",
+                    "Q9W8E7R6",
+                    60,
+                    &[("firstName", "Dave")],
+                ),
+            ],
+            vec![],
+        ),
+    );
+    snap("cap_warning", &s);
+}
+
+#[test]
+fn snapshot_confirm_popup() {
+    let mut s = full_state();
+    update(&mut s, key('r'));
+    snap("confirm", &s);
+}
+
+#[test]
+fn snapshot_setup_code_popup() {
+    let mut s = full_state();
+    update(&mut s, key('s'));
+    update(
+        &mut s,
+        Msg::SetupCodeIssued(Ok(SetupCode {
+            code: "eyJ1cmwiOiJ3czovLzEyNy4wLjAuMToxODc4OSIsInRva2VuIjoiZGVtby1zZXR1cC10b2tlbiJ9"
+                .into(),
+            url: "ws://127.0.0.1:18789".into(),
+            expires_at_ms: NOW + 600_000,
+        })),
+    );
+    snap("setup_code", &s);
+}
+
+#[test]
+fn snapshot_help_and_no_color() {
+    let mut s = full_state();
+    update(&mut s, key('?'));
+    snap("help", &s);
+    let s = full_state();
+    let mono = clawpair::ui::Theme::mono();
+    for (w, h) in [(80u16, 24u16), (120, 40)] {
+        let t = render(&s, w, h, &mono);
+        // NO_COLOR: not one cell carries a colour.
+        for c in t.backend().buffer().content() {
+            assert_eq!(c.fg, ratatui::style::Color::Reset);
+            assert_eq!(c.bg, ratatui::style::Color::Reset);
+        }
+        insta::assert_snapshot!(format!("no_color_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn nothing_sender_supplied_reaches_the_screen_raw() {
+    let s = full_state();
+    let t = render(&s, 120, 40, &clawpair::ui::Theme::color());
+    for c in t.backend().buffer().content() {
+        assert!(!c.symbol().contains('\u{1b}'));
+    }
+}
+
+#[test]
+fn expiring_soon_is_marked_in_text() {
+    let mut s = state();
+    update(
+        &mut s,
+        dm_snap(vec![dm("telegram", "1", "AAAA1111", 3_400, &[])], vec![]),
+    );
+    let t = render(&s, 80, 24, &clawpair::ui::Theme::mono());
+    let text = format!("{}", t.backend());
+    assert!(text.contains("!03:20"), "{text}");
+}
