@@ -80,6 +80,20 @@ struct Target {
     which: Changed,
     /// The path actually watched: `dir` itself or an ancestor while `dir` is missing.
     watched: Option<PathBuf>,
+    /// Identity of the watched directory, to notice one deleted and re-created.
+    ident: Option<(u64, u64)>,
+}
+
+fn ident(p: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(p).ok().map(|_| (0, 0))
+    }
 }
 
 fn nearest_existing(p: &Path) -> Option<PathBuf> {
@@ -120,7 +134,10 @@ pub fn spawn(
             move |e| {
                 let _ = tx.send(e);
             },
-            notify::Config::default().with_poll_interval(POLL_INTERVAL),
+            // mtimes are compared in whole seconds; hash the (small) files instead.
+            notify::Config::default()
+                .with_poll_interval(POLL_INTERVAL)
+                .with_compare_contents(true),
         )
         .map(AnyWatcher::Poll)
     };
@@ -129,11 +146,13 @@ pub fn spawn(
             dir: credentials_dir,
             which: Changed::Dm,
             watched: None,
+            ident: None,
         },
         Target {
             dir: devices_dir,
             which: Changed::Devices,
             watched: None,
+            ident: None,
         },
     ];
     let mut watcher = if force_poll {
@@ -153,6 +172,7 @@ pub fn spawn(
         } else {
             for t in targets.iter_mut() {
                 t.watched = nearest_existing(&t.dir);
+                t.ident = t.watched.as_deref().and_then(ident);
             }
         }
     }
@@ -162,6 +182,7 @@ pub fn spawn(
             let mut w = make_poll(ev_tx.clone()).expect("poll watcher");
             for t in targets.iter_mut() {
                 t.watched = nearest_existing(&t.dir);
+                t.ident = t.watched.as_deref().and_then(ident);
                 if let Some(p) = &t.watched {
                     let _ = w.watch(p);
                 }
@@ -183,14 +204,15 @@ pub fn spawn(
                     break;
                 }
                 let mut dirty = [false, false];
+                let mut touched_watched = false;
                 match ev_rx.recv_timeout(REARM_EVERY) {
                     Ok(first) => {
-                        classify(&first, &targets, &mut dirty);
+                        touched_watched |= classify(&first, &targets, &mut dirty);
                         // Trailing debounce: gather the rest of the burst.
                         let deadline = Instant::now() + DEBOUNCE;
                         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
                             match ev_rx.recv_timeout(left) {
-                                Ok(e) => classify(&e, &targets, &mut dirty),
+                                Ok(e) => touched_watched |= classify(&e, &targets, &mut dirty),
                                 Err(_) => break,
                             }
                         }
@@ -203,13 +225,14 @@ pub fn spawn(
                     .iter()
                     .enumerate()
                     .any(|(i, t)| dirty[i] && t.watched.as_deref() != Some(t.dir.as_path()));
-                if ancestor_event || last_rearm.elapsed() >= REARM_EVERY {
+                if ancestor_event || touched_watched || last_rearm.elapsed() >= REARM_EVERY {
                     last_rearm = Instant::now();
                     let mut changed_any = false;
                     for (i, t) in targets.iter_mut().enumerate() {
                         let want = nearest_existing(&t.dir);
-                        let gone = t.watched.as_ref().is_some_and(|w| !w.is_dir());
-                        if want != t.watched || gone {
+                        let now_ident = want.as_deref().and_then(ident);
+                        let replaced = now_ident != t.ident;
+                        if want != t.watched || replaced {
                             if let Some(old) = t.watched.take() {
                                 watcher.unwatch(&old);
                             }
@@ -219,6 +242,7 @@ pub fn spawn(
                                 }
                             }
                             t.watched = want;
+                            t.ident = now_ident;
                             // It appeared, vanished or moved: re-read.
                             dirty[i] = true;
                             changed_any = true;
@@ -249,20 +273,29 @@ pub fn spawn(
     }
 }
 
-/// Marks which targets an event concerns. Access events and lock files are ignored.
-fn classify(ev: &notify::Result<notify::Event>, targets: &[Target], dirty: &mut [bool; 2]) {
+/// Marks which targets an event concerns. Access events and lock files are
+/// ignored. Returns true when the event is about a watched directory itself
+/// (deleted, moved), which calls for re-arming now.
+fn classify(ev: &notify::Result<notify::Event>, targets: &[Target], dirty: &mut [bool; 2]) -> bool {
     let ev = match ev {
         Ok(e) => e,
         Err(_) => {
             // An error from the backend: re-read everything to be safe.
             dirty.iter_mut().for_each(|d| *d = true);
-            return;
+            return true;
         }
     };
     if matches!(ev.kind, EventKind::Access(_)) {
-        return;
+        return false;
     }
+    let mut touched = false;
     for p in &ev.paths {
+        if targets
+            .iter()
+            .any(|t| t.watched.as_deref() == Some(p.as_path()))
+        {
+            touched = true;
+        }
         if p.extension().is_some_and(|e| e == "lock") {
             continue;
         }
@@ -281,4 +314,5 @@ fn classify(ev: &notify::Result<notify::Event>, targets: &[Target], dirty: &mut 
     if ev.paths.is_empty() {
         dirty.iter_mut().for_each(|d| *d = true);
     }
+    touched
 }
