@@ -33,7 +33,9 @@ fn allow_doc() -> String {
     clawpair::jsonfmt::to_pretty_nl(&serde_json::json!({"version": 1, "allowFrom": entries}))
 }
 
-/// Spawns the command and returns (wall time, peak RSS in KiB).
+/// Spawns the command and returns (wall time, peak RSS in KiB). The child is
+/// reaped by `wait4` (which also yields its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn measure(cmd: &mut Command) -> (Duration, u64) {
     let t = Instant::now();
     let child = cmd
