@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::paths::Paths;
 
 pub mod dm;
+pub mod doctor;
 pub mod table;
 
 /// Terminal approval console for OpenClaw DM pairing and node device pairing.
@@ -123,7 +124,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Paths) => print_paths(&ctx),
         Some(Command::Pairing(cmd)) => dm::run(&ctx, cmd),
-        Some(Command::Doctor { repair }) => crate::cli::dm::doctor(&ctx, repair),
+        Some(Command::Doctor { repair }) => doctor::run(&ctx, repair),
         None => Err(Failure::error(
             "the console is not available in this build yet",
         )),
