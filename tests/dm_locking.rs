@@ -11,19 +11,32 @@ use clawpair::clock;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_clawpair"));
-    c.env_remove("CLAWPAIR_NOW").env_remove("OPENCLAW_OAUTH_DIR");
+    c.env_remove("CLAWPAIR_NOW")
+        .env_remove("OPENCLAW_OAUTH_DIR");
     c
 }
 
 fn run(state: &Path, args: &[&str]) -> Output {
-    bin().arg("--state-dir").arg(state).args(args).output().unwrap()
+    bin()
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn request(state: &Path, channel: &str, sender: &str) -> (String, bool) {
     let out = run(state, &["pairing", "request", channel, sender]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    (v["code"].as_str().unwrap().to_string(), v["created"].as_bool().unwrap())
+    (
+        v["code"].as_str().unwrap().to_string(),
+        v["created"].as_bool().unwrap(),
+    )
 }
 
 fn setup() -> (tempfile::TempDir, PathBuf, String) {
@@ -43,7 +56,10 @@ fn plant(state: &Path, content: &str, age: Duration) -> PathBuf {
 }
 
 fn holder(pid: i64, created_ms: i64) -> String {
-    format!("{{\n  \"pid\": {pid},\n  \"createdAt\": \"{}\"\n}}", clock::format_iso_ms(created_ms))
+    format!(
+        "{{\n  \"pid\": {pid},\n  \"createdAt\": \"{}\"\n}}",
+        clock::format_iso_ms(created_ms)
+    )
 }
 
 fn approve_timed(state: &Path, code: &str) -> (Output, Duration) {
@@ -59,16 +75,37 @@ fn stale_locks_are_broken_at_once() {
     let me = std::process::id() as i64;
     for (what, content, age) in [
         ("dead pid", holder(dead_pid, now), Duration::ZERO),
-        ("createdAt 31 s old", holder(me, now - 31_000), Duration::ZERO),
-        ("unparseable createdAt", format!("{{\"pid\": {me}, \"createdAt\": \"soon\"}}"), Duration::ZERO),
-        ("garbage, mtime 40 s old", "garbage".to_string(), Duration::from_secs(40)),
+        (
+            "createdAt 31 s old",
+            holder(me, now - 31_000),
+            Duration::ZERO,
+        ),
+        (
+            "unparseable createdAt",
+            format!("{{\"pid\": {me}, \"createdAt\": \"soon\"}}"),
+            Duration::ZERO,
+        ),
+        (
+            "garbage, mtime 40 s old",
+            "garbage".to_string(),
+            Duration::from_secs(40),
+        ),
     ] {
         let (_tmp, state, code) = setup();
         plant(&state, &content, age);
         let (out, took) = approve_timed(&state, &code);
-        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(took < Duration::from_secs(3), "{what}: took {took:?}");
-        assert!(!state.join("credentials/telegram-pairing.json.lock").exists(), "{what}: released");
+        assert!(
+            !state
+                .join("credentials/telegram-pairing.json.lock")
+                .exists(),
+            "{what}: released"
+        );
     }
 }
 
@@ -87,14 +124,26 @@ fn a_live_lock_is_waited_for_with_a_message() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     // Still waiting: the request has not been approved yet.
-    assert!(!state.join("credentials/telegram-default-allowFrom.json").exists());
+    assert!(!state
+        .join("credentials/telegram-default-allowFrom.json")
+        .exists());
     fs::remove_file(&lock).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Approved telegram sender 111.\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Approved telegram sender 111.\n"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("waiting for lock") && err.contains(&format!("pid {me}")), "{err}");
-    assert!(fs::read_to_string(state.join("credentials/telegram-default-allowFrom.json")).unwrap().contains("\"111\""));
+    assert!(
+        err.contains("waiting for lock") && err.contains(&format!("pid {me}")),
+        "{err}"
+    );
+    assert!(
+        fs::read_to_string(state.join("credentials/telegram-default-allowFrom.json"))
+            .unwrap()
+            .contains("\"111\"")
+    );
 }
 
 #[test]
@@ -111,7 +160,12 @@ fn fresh_garbage_and_pid_zero_locks_are_respected() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(800));
-        assert!(!state.join("credentials/telegram-default-allowFrom.json").exists(), "{content}: must wait");
+        assert!(
+            !state
+                .join("credentials/telegram-default-allowFrom.json")
+                .exists(),
+            "{content}: must wait"
+        );
         fs::remove_file(&lock).unwrap();
         assert!(child.wait_with_output().unwrap().status.success());
     }
@@ -144,7 +198,11 @@ fn concurrent_processes_lose_nothing() {
                         std::thread::sleep(Duration::from_millis(20 + (w as u64) * 7));
                     };
                     let out = run(&state, &["pairing", "approve", channel, &code]);
-                    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
                 }
             })
         })
@@ -154,18 +212,29 @@ fn concurrent_processes_lose_nothing() {
     }
     let creds = state.join("credentials");
     for (ci, channel) in CHANNELS.iter().enumerate() {
-        let text = fs::read_to_string(creds.join(format!("{channel}-default-allowFrom.json"))).unwrap();
+        let text =
+            fs::read_to_string(creds.join(format!("{channel}-default-allowFrom.json"))).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let mut got: Vec<String> = serde_json::from_value(v["allowFrom"].clone()).unwrap();
         got.sort();
         let mut want: Vec<String> = (0..WORKERS)
-            .flat_map(|w| (0..PER_WORKER).filter(move |i| (w + i) % CHANNELS.len() == ci).map(move |i| format!("w{w}-{i}")))
+            .flat_map(|w| {
+                (0..PER_WORKER)
+                    .filter(move |i| (w + i) % CHANNELS.len() == ci)
+                    .map(move |i| format!("w{w}-{i}"))
+            })
             .collect();
         want.sort();
         assert_eq!(got, want, "{channel}: no approval lost");
-        let pairing: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(creds.join(format!("{channel}-pairing.json"))).unwrap()).unwrap();
-        assert_eq!(pairing["requests"], serde_json::json!([]), "{channel}: every request resolved");
+        let pairing: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(creds.join(format!("{channel}-pairing.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            pairing["requests"],
+            serde_json::json!([]),
+            "{channel}: every request resolved"
+        );
     }
     let leftovers: Vec<_> = fs::read_dir(&creds)
         .unwrap()
