@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 
 use super::model::{PairedDevice, PendingRequest, TokenRecord};
 pub use super::state::{
-    expand_scopes, scopes_cover, sorted_scopes, tokens_equal, Approved, ConnectMeta, DeviceState,
-    RequestInput, RequestOutcome, TokenFailure, UNKNOWN_DEVICE, UNKNOWN_DEVICE_ROLE,
-    UNKNOWN_REQUEST,
+    expand_scopes, scopes_cover, sorted_scopes, tokens_equal, Approved, ConnectClaim, ConnectMeta,
+    DeviceState, PairingReason, RequestInput, RequestOutcome, TokenFailure, UNKNOWN_DEVICE,
+    UNKNOWN_DEVICE_ROLE, UNKNOWN_REQUEST,
 };
 use crate::error::{Result, StoreError};
 use crate::{fsutil, jsonfmt, lock};
@@ -443,18 +443,12 @@ fn check_fields(
     Ok(())
 }
 
-/// The top-level object of a file and its raw bytes; `None` when missing.
-type TopObject = Option<(Map<String, Value>, Vec<u8>)>;
-
-fn top_object(path: &Path) -> Result<TopObject> {
-    let Some(raw) = fsutil::read_optional(path)? else {
-        return Ok(None);
-    };
-    if fsutil::is_blank(&raw) {
-        return Ok(Some((Map::new(), raw)));
+fn top_object(path: &Path, raw: &[u8]) -> Result<Map<String, Value>> {
+    if fsutil::is_blank(raw) {
+        return Ok(Map::new());
     }
-    match fsutil::parse_json(path, &raw)? {
-        Value::Object(m) => Ok(Some((m, raw))),
+    match fsutil::parse_json(path, raw)? {
+        Value::Object(m) => Ok(m),
         _ => Err(StoreError::Shape {
             path: path.to_path_buf(),
             message: "expected a JSON object at the top level".into(),
@@ -463,12 +457,28 @@ fn top_object(path: &Path) -> Result<TopObject> {
 }
 
 fn read_pending(path: &Path) -> Result<Loaded<PendingRequest>> {
-    let Some((map, raw)) = top_object(path)? else {
-        return Ok(Loaded {
-            entries: Vec::new(),
-            raw: None,
-        });
+    let raw = fsutil::read_optional(path)?;
+    let entries = match &raw {
+        Some(bytes) => parse_pending(path, bytes)?,
+        None => Vec::new(),
     };
+    Ok(Loaded { entries, raw })
+}
+
+fn read_paired(path: &Path) -> Result<Loaded<PairedDevice>> {
+    let raw = fsutil::read_optional(path)?;
+    let entries = match &raw {
+        Some(bytes) => parse_paired(path, bytes)?,
+        None => Vec::new(),
+    };
+    Ok(Loaded { entries, raw })
+}
+
+/// Parses the bytes of a `pending.json` exactly as the store does (blank =
+/// empty; `Malformed`/`Shape` errors name `path`). `doctor` uses this too, so
+/// what it calls healthy is what the store accepts.
+pub fn parse_pending(path: &Path, bytes: &[u8]) -> Result<Vec<PendingRequest>> {
+    let map = top_object(path, bytes)?;
     let mut entries = Vec::with_capacity(map.len());
     for (key, value) in map {
         let what = format!("entry \"{}\"", shown(&key));
@@ -488,19 +498,12 @@ fn read_pending(path: &Path) -> Result<Loaded<PendingRequest>> {
         }
         entries.push(req);
     }
-    Ok(Loaded {
-        entries,
-        raw: Some(raw),
-    })
+    Ok(entries)
 }
 
-fn read_paired(path: &Path) -> Result<Loaded<PairedDevice>> {
-    let Some((map, raw)) = top_object(path)? else {
-        return Ok(Loaded {
-            entries: Vec::new(),
-            raw: None,
-        });
-    };
+/// Parses the bytes of a `paired.json` exactly as the store does.
+pub fn parse_paired(path: &Path, bytes: &[u8]) -> Result<Vec<PairedDevice>> {
+    let map = top_object(path, bytes)?;
     let mut entries = Vec::with_capacity(map.len());
     for (key, value) in map {
         let what = format!("entry \"{}\"", shown(&key));
@@ -532,10 +535,7 @@ fn read_paired(path: &Path) -> Result<Loaded<PairedDevice>> {
         }
         entries.push(dev);
     }
-    Ok(Loaded {
-        entries,
-        raw: Some(raw),
-    })
+    Ok(entries)
 }
 
 fn from_value<T: serde::de::DeserializeOwned>(path: &Path, what: &str, v: Value) -> Result<T> {
