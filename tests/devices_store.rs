@@ -8,7 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use clawpair::devices::store::{list_payload_of, redact_device};
-use clawpair::devices::{ConnectMeta, DeviceStore, RequestInput, TokenFailure};
+use clawpair::devices::{
+    ConnectClaim, ConnectMeta, DeviceStore, PairingReason, RequestInput, TokenFailure,
+};
 use clawpair::error::StoreError;
 use clawpair::jsonfmt;
 use serde_json::Value;
@@ -495,4 +497,58 @@ fn debug_output_never_shows_tokens() {
     let st = store.load(0).unwrap();
     let dbg = format!("{st:?}");
     assert!(!dbg.contains("zFQ-tJ9PXZZtQNPNxUGZ-sFtHXY-ckF8AKW_p3Gvu5M"));
+}
+
+#[test]
+fn reconnect_with_stored_key_is_accepted_and_upgrades_are_detected() {
+    let (_tmp, store) = setup(None, Some("paired.json"));
+    let st = store.load(0).unwrap();
+    let node_key = "cP7FaQv3sOjAxa_Vq-U4c6-4P7Fm_gpDA8452quCF20";
+    let claim = ConnectClaim {
+        device_id: NODE,
+        public_key: node_key,
+        platform: Some("linux"),
+        device_family: None,
+        role: "node",
+        scopes: &[],
+    };
+    assert_eq!(st.pairing_reason(&claim), None, "same key: paired");
+    let other = ConnectClaim {
+        public_key: "w4VamfiER8vKDo6E4wtXC3GJ7onBekQNDh4sgrciZKY",
+        ..claim
+    };
+    assert_eq!(st.pairing_reason(&other), Some(PairingReason::NotPaired));
+    // node-remote#7: the node's key asking for role operator.
+    let op = ConnectClaim {
+        role: "operator",
+        ..claim
+    };
+    assert_eq!(st.pairing_reason(&op), Some(PairingReason::RoleUpgrade));
+}
+
+#[test]
+fn silent_approval_leaves_no_request() {
+    let (_tmp, store) = setup(None, None);
+    let (outcome, approved) = store
+        .request_and_approve(
+            RequestInput {
+                device_id: "dev".into(),
+                public_key: "key".into(),
+                role: Some("operator".into()),
+                scopes: vec!["operator.read".into(), "operator.pairing".into()],
+                silent: true,
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert!(outcome.created && outcome.request.silent);
+    assert_eq!(approved.request.request_id, outcome.request.request_id);
+    assert_eq!(read(&store.pending_path()), "{}");
+    let t = approved.device.token("operator").unwrap();
+    assert_eq!(t.scopes, ["operator.pairing", "operator.read"]);
+    assert_eq!(
+        approved.device.scopes.as_deref(),
+        Some(&["operator.read".to_string(), "operator.pairing".to_string()][..])
+    );
 }

@@ -173,6 +173,28 @@ impl DeviceStore {
         self.mutate(now_ms, |st| Ok(st.request(input, id, now_ms)))
     }
 
+    /// Silent (local) auto-approval (spec §7, §8): create or merge the
+    /// device's request and approve it at once, under one lock, so no other
+    /// process ever sees the intermediate request.
+    pub fn request_and_approve(
+        &self,
+        input: RequestInput,
+        now_ms: i64,
+    ) -> Result<(RequestOutcome, Approved)> {
+        if input.device_id.trim().is_empty() || input.public_key.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "deviceId and publicKey are required".into(),
+            ));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let token = new_token();
+        self.mutate(now_ms, |st| {
+            let outcome = st.request(input, id, now_ms);
+            let approved = st.approve(&outcome.request.request_id, token, now_ms)?;
+            Ok((outcome, approved))
+        })
+    }
+
     /// Metadata patch on an accepted connect of a paired device (spec §4).
     pub fn update_on_connect(
         &self,
