@@ -436,3 +436,69 @@ fn no_argument_combination_panics() {
         assert_eq!(st.file("pending.json"), content, "never overwritten");
     }
 }
+
+#[test]
+fn approve_role_upgrade_json_equals_real_cli_output() {
+    let st = State::new(
+        Some("pending-repair.json"),
+        Some(fixture("gateway-state/paired-after-device-token-use.json")),
+    );
+    let o = st.run(
+        1_795_469_178_970,
+        &[
+            "devices",
+            "approve",
+            "286c084c-508f-469c-87c0-24b6552daa95",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), fixture("cli/devices-approve-role-upgrade.json"));
+}
+
+/// A pending file holding one request with the given ids (other fields from
+/// the fixture request).
+fn pending_with(request_id: &str, device_id: &str) -> String {
+    let pending = json(&fixture("gateway-state/pending.json"));
+    let mut req = pending[REQ].clone();
+    req["requestId"] = Value::from(request_id);
+    req["deviceId"] = Value::from(device_id);
+    let mut m = serde_json::Map::new();
+    m.insert(request_id.to_string(), req);
+    clawpair::jsonfmt::to_pretty(&Value::Object(m))
+}
+
+#[test]
+fn reject_outputs_equal_real_cli_output() {
+    let st = State::new(None, None);
+    fs::write(
+        st.dir().join("devices/pending.json"),
+        pending_with(
+            "20614203-fd16-47d9-bca9-34e54cd92058",
+            "ca25064fcb712b223b0936067e459910e114701ad3b2dd4d50ca1fba16579dd6",
+        ),
+    )
+    .unwrap();
+    let o = st.run(
+        LISTED_AT,
+        &[
+            "devices",
+            "reject",
+            "20614203-fd16-47d9-bca9-34e54cd92058",
+            "--json",
+        ],
+    );
+    assert_eq!(stdout(&o), fixture("cli/devices-reject.json"));
+
+    let rid = "4a1c2b3d-0000-4000-8000-000000000001";
+    fs::write(
+        st.dir().join("devices/pending.json"),
+        pending_with(
+            rid,
+            "720de01482269b5f44da4fdbe1f368fe5d07b9aa32e1c192dbfdd2ea76c2a8e3",
+        ),
+    )
+    .unwrap();
+    let o = st.run(LISTED_AT, &["devices", "reject", rid]);
+    assert_eq!(stdout(&o), fixture("cli/devices-reject.txt"));
+}

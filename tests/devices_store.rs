@@ -552,3 +552,49 @@ fn silent_approval_leaves_no_request() {
         Some(&["operator.read".to_string(), "operator.pairing".to_string()][..])
     );
 }
+
+#[test]
+fn every_fixture_file_loads_and_survives_a_no_op_write() {
+    for (pending, paired, now) in [
+        (
+            "pending.json",
+            "paired-before-approve.json",
+            1_795_469_143_890,
+        ),
+        ("pending-repair.json", "paired.json", 1_795_469_177_437),
+        (
+            "pending-after-approve.json",
+            "paired-after-device-token-use.json",
+            0,
+        ),
+        (
+            "pending-after-approve.json",
+            "paired-after-role-upgrade.json",
+            0,
+        ),
+        (
+            "pending-after-approve.json",
+            "paired-after-rotate-revoke.json",
+            0,
+        ),
+    ] {
+        let (_tmp, store) = setup(Some(pending), Some(paired));
+        let st = store.load(now).unwrap();
+        let want_pending = json(&fixture(&format!("gateway-state/{pending}")));
+        assert_eq!(st.pending.len(), want_pending.as_object().unwrap().len());
+        store.mutate(now, |_| Ok(())).unwrap();
+        assert_eq!(
+            read(&store.pending_path()),
+            fixture(&format!("gateway-state/{pending}")),
+            "{pending}"
+        );
+        let after = read(&store.paired_path());
+        let original = fixture(&format!("gateway-state/{paired}"));
+        if paired == "paired-after-rotate-revoke.json" {
+            // OpenClaw appended revokedAtMs after lastUsedAtMs; content is equal.
+            assert_eq!(json(&after), json(&original));
+        } else {
+            assert_eq!(after, original, "{paired} byte for byte");
+        }
+    }
+}

@@ -115,11 +115,14 @@ impl DeviceStore {
         let out = f(&mut state)?;
         let pending_text = render_pending(&state.pending)?;
         let paired_text = render_paired(&state.paired)?;
-        if pending.raw.as_deref() != Some(pending_text.as_bytes()) {
-            fsutil::write_atomic(&pending_path, pending_text.as_bytes())?;
-        }
+        // paired.json first: a crash between the two renames then leaves an
+        // approved request still pending (approving it again is harmless)
+        // rather than a request gone and its device not paired.
         if paired.raw.as_deref() != Some(paired_text.as_bytes()) {
             fsutil::write_atomic(&paired_path, paired_text.as_bytes())?;
+        }
+        if pending.raw.as_deref() != Some(pending_text.as_bytes()) {
+            fsutil::write_atomic(&pending_path, pending_text.as_bytes())?;
         }
         Ok(out)
     }
