@@ -502,3 +502,36 @@ fn reject_outputs_equal_real_cli_output() {
     let o = st.run(LISTED_AT, &["devices", "reject", rid]);
     assert_eq!(stdout(&o), fixture("cli/devices-reject.txt"));
 }
+
+#[test]
+fn extreme_timestamps_do_not_panic() {
+    for ts in [i64::MIN, -1, 0, i64::MAX] {
+        let st = State::new(None, None);
+        let mut pending = json(&fixture("gateway-state/pending.json"));
+        pending[REQ]["ts"] = Value::from(ts);
+        fs::write(
+            st.dir().join("devices/pending.json"),
+            clawpair::jsonfmt::to_pretty(&pending),
+        )
+        .unwrap();
+        let mut paired = json(&paired_at_listing());
+        for (_, d) in paired.as_object_mut().unwrap() {
+            d["approvedAtMs"] = Value::from(ts);
+            d["createdAtMs"] = Value::from(ts);
+        }
+        fs::write(
+            st.dir().join("devices/paired.json"),
+            clawpair::jsonfmt::to_pretty(&paired),
+        )
+        .unwrap();
+        for now in [i64::MIN, 0, LISTED_AT, i64::MAX] {
+            for args in [&["devices", "list"][..], &["devices", "list", "--json"][..]] {
+                let o = st.run(now, args);
+                assert_eq!(o.status.code(), Some(0), "ts {ts} now {now} {args:?}");
+            }
+        }
+        let o = st.run(i64::MAX, &["devices", "approve", "--json"]);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"));
+    }
+}
