@@ -249,8 +249,8 @@ impl DeviceStore {
         })
     }
 
-    /// Moves every devices file that cannot be read (malformed or of the
-    /// wrong shape) aside to `<name>.corrupt-<UTC stamp>`, under the locks,
+    /// Moves every devices file that cannot be read (malformed, of the
+    /// wrong shape, or absurdly large) aside to `<name>.corrupt-<UTC stamp>`, under the locks,
     /// and returns the new paths. A missing file stays missing (= empty).
     pub fn repair(&self, now_ms: i64) -> Result<Vec<PathBuf>> {
         let pending_path = self.pending_path();
@@ -283,7 +283,9 @@ impl DeviceStore {
 fn needs_repair<T>(r: Result<Loaded<T>>) -> Result<bool> {
     match r {
         Ok(_) => Ok(false),
-        Err(StoreError::Malformed { .. }) | Err(StoreError::Shape { .. }) => Ok(true),
+        Err(StoreError::Malformed { .. })
+        | Err(StoreError::Shape { .. })
+        | Err(StoreError::TooLarge { .. }) => Ok(true),
         Err(e) => Err(e),
     }
 }
