@@ -72,22 +72,9 @@ impl AllowDoc {
         }
     }
 
+    /// The file text, serialised straight from the entries (no copies).
     pub fn to_json(&self) -> String {
-        let mut o = Map::new();
-        o.insert("version".into(), Value::from(1));
-        o.insert(
-            "allowFrom".into(),
-            Value::Array(
-                self.entries
-                    .iter()
-                    .map(|e| Value::from(e.as_str()))
-                    .collect(),
-            ),
-        );
-        for (k, v) in &self.extra {
-            o.insert(k.clone(), v.clone());
-        }
-        crate::jsonfmt::to_pretty_nl(&Value::Object(o))
+        crate::jsonfmt::to_pretty_nl(&AllowOut(self))
     }
 
     /// The normalised, de-duplicated entries.
@@ -105,12 +92,22 @@ impl AllowDoc {
         let Some(entry) = normalize::normalize_entry(channel, entry, plugin_loaded) else {
             return false;
         };
-        let mut current = self.normalized(channel, plugin_loaded);
-        if current.contains(&entry) {
+        let current = normalize::normalize_borrowed(
+            channel,
+            self.entries.iter().map(String::as_str),
+            plugin_loaded,
+        );
+        if current.iter().any(|e| *e == entry) {
             return false;
         }
-        current.push(entry);
-        self.entries = current;
+        // Already in normal form (the usual case): append without rebuilding.
+        let canonical = current.len() == self.entries.len()
+            && current.iter().zip(&self.entries).all(|(n, e)| n == e);
+        if !canonical {
+            let rebuilt: Vec<String> = current.into_iter().map(|c| c.into_owned()).collect();
+            self.entries = rebuilt;
+        }
+        self.entries.push(entry);
         true
     }
 
@@ -127,5 +124,21 @@ impl AllowDoc {
         }
         self.entries = kept;
         true
+    }
+}
+
+/// Serialises `{"version": 1, "allowFrom": [...], ...extra}` from borrowed data.
+struct AllowOut<'a>(&'a AllowDoc);
+
+impl serde::Serialize for AllowOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2 + self.0.extra.len()))?;
+        m.serialize_entry("version", &1)?;
+        m.serialize_entry("allowFrom", &self.0.entries)?;
+        for (k, v) in &self.0.extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
     }
 }

@@ -139,7 +139,10 @@ impl DmStore {
         }
     }
 
-    /// OpenClaw writes the empty document before locking when the file is missing.
+    /// Like OpenClaw, every locked operation leaves the file behind (an empty
+    /// document when it was missing). OpenClaw does this *before* taking the
+    /// lock, which lets a racing writer rename an empty file over a request
+    /// another process just wrote; clawpair does it while holding the lock.
     fn ensure_exists(&self, path: &Path, empty_json: &str) -> Result<()> {
         if path.exists() || path.symlink_metadata().is_ok() {
             return Ok(());
@@ -165,8 +168,8 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Vec<PairingRequest>> {
         let path = self.pairing_path(channel)?;
-        self.ensure_exists(&path, &PairingDoc::default().to_json())?;
         let _guard = lock::acquire(&path)?;
+        self.ensure_exists(&path, &PairingDoc::default().to_json())?;
         let mut doc = self.read_pairing(&path)?;
         if doc.prune(now_ms) {
             fsutil::write_atomic(&path, doc.to_json().as_bytes())?;
@@ -184,8 +187,8 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Upserted> {
         let path = self.pairing_path(channel)?;
-        self.ensure_exists(&path, &PairingDoc::default().to_json())?;
         let _guard = lock::acquire(&path)?;
+        self.ensure_exists(&path, &PairingDoc::default().to_json())?;
         let mut doc =
             self.read_for_write(&path, |p| self.read_pairing(p), PairingDoc::default())?;
         let (result, write) = doc.upsert(id, account, meta, now_ms)?;
@@ -207,8 +210,8 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Option<Approved>> {
         let path = self.pairing_path(channel)?;
-        self.ensure_exists(&path, &PairingDoc::default().to_json())?;
         let _guard = lock::acquire(&path)?;
+        self.ensure_exists(&path, &PairingDoc::default().to_json())?;
         let mut doc =
             self.read_for_write(&path, |p| self.read_pairing(p), PairingDoc::default())?;
         let expired = doc.drop_expired(now_ms);
@@ -276,8 +279,8 @@ impl DmStore {
         entry: &str,
     ) -> Result<(PathBuf, bool)> {
         let path = self.allow_path(channel, account)?;
-        self.ensure_exists(&path, &AllowDoc::default().to_json())?;
         let _guard = lock::acquire(&path)?;
+        self.ensure_exists(&path, &AllowDoc::default().to_json())?;
         let mut doc = self.read_for_write(&path, |p| self.read_allow(p), AllowDoc::default())?;
         let added = doc.add(channel, entry, self.plugin_loaded(channel));
         if added {
@@ -294,8 +297,8 @@ impl DmStore {
     /// Removes `entry` from one allow-list file; true when it was there.
     pub fn allow_remove(&self, channel: &str, account: Option<&str>, entry: &str) -> Result<bool> {
         let path = self.allow_path(channel, account)?;
-        self.ensure_exists(&path, &AllowDoc::default().to_json())?;
         let _guard = lock::acquire(&path)?;
+        self.ensure_exists(&path, &AllowDoc::default().to_json())?;
         let mut doc = self.read_for_write(&path, |p| self.read_allow(p), AllowDoc::default())?;
         let removed = doc.remove(channel, entry, self.plugin_loaded(channel));
         if removed {
