@@ -1,6 +1,7 @@
 //! Device pairing store: `<state>/devices/pending.json` and `paired.json`.
 
 pub mod model;
+pub mod payload;
 pub mod state;
 pub mod store;
 
