@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::paths::Paths;
 
+pub mod devices;
 pub mod dm;
 pub mod doctor;
 pub mod table;
@@ -69,6 +70,9 @@ pub enum Command {
     /// DM pairing: codes of unknown senders and the channel allow-lists.
     #[command(subcommand)]
     Pairing(dm::PairingCommand),
+    /// Device pairing: pending device requests, paired devices and their tokens.
+    #[command(subcommand)]
+    Devices(devices::DevicesCommand),
     /// Check state files and permissions; --repair moves unreadable files aside.
     Doctor {
         /// Move files that cannot be parsed aside to `<name>.corrupt-<UTC time>`.
@@ -124,6 +128,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Paths) => print_paths(&ctx),
         Some(Command::Pairing(cmd)) => dm::run(&ctx, cmd),
+        Some(Command::Devices(cmd)) => devices::run(&ctx, cmd),
         Some(Command::Doctor { repair }) => doctor::run(&ctx, repair),
         None => crate::runtime::entry(ctx.paths.clone(), &cli.console).map_err(Failure::error),
     };
