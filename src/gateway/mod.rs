@@ -49,3 +49,11 @@ pub enum GatewayEvent {
     /// The gateway stopped (clean shutdown).
     Stopped,
 }
+
+pub mod config;
+pub mod crypto;
+pub mod frames;
+pub mod identity;
+pub mod setup;
+
+pub use config::resolve_token;
