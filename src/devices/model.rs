@@ -57,8 +57,8 @@ impl PendingRequest {
     }
 }
 
-/// `tokens.<role>` of a paired device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `tokens.<role>` of a paired device. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRecord {
     pub token: String,
@@ -75,6 +75,21 @@ pub struct TokenRecord {
     pub last_used_at_ms: Option<i64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl std::fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("token", &"<redacted>")
+            .field("role", &self.role)
+            .field("scopes", &self.scopes)
+            .field("created_at_ms", &self.created_at_ms)
+            .field("rotated_at_ms", &self.rotated_at_ms)
+            .field("revoked_at_ms", &self.revoked_at_ms)
+            .field("last_used_at_ms", &self.last_used_at_ms)
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 /// One entry of `paired.json`, keyed by `device_id`.
