@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::paths::Paths;
 
 pub mod dm;
+pub mod gateway;
 pub mod table;
 
 /// Terminal approval console for OpenClaw DM pairing and node device pairing.
@@ -74,6 +75,12 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Run the pairing gateway (WebSocket, OpenClaw protocol) until SIGINT/SIGTERM.
+    Gateway(gateway::GatewayCmd),
+    /// Print a setup code with a short-lived, single-device token.
+    SetupCode(gateway::SetupCodeArgs),
+    /// Join a gateway as a headless node using a setup code.
+    Join(gateway::JoinArgs),
 }
 
 /// Everything a subcommand needs from the global flags.
@@ -124,6 +131,9 @@ pub fn main() -> ExitCode {
         Some(Command::Paths) => print_paths(&ctx),
         Some(Command::Pairing(cmd)) => dm::run(&ctx, cmd),
         Some(Command::Doctor { repair }) => crate::cli::dm::doctor(&ctx, repair),
+        Some(Command::Gateway(cmd)) => gateway::run_gateway(&ctx, cmd),
+        Some(Command::SetupCode(a)) => gateway::run_setup_code(&ctx, a),
+        Some(Command::Join(a)) => gateway::run_join(&ctx, a),
         None => Err(Failure::error(
             "the console is not available in this build yet",
         )),
