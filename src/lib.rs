@@ -4,7 +4,9 @@
 
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod devices;
+pub mod dm;
 pub mod error;
 pub mod fsutil;
 pub mod gateway;

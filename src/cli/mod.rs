@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::paths::Paths;
 
+pub mod devices;
 pub mod dm;
+pub mod doctor;
 pub mod gateway;
 pub mod table;
 
@@ -69,6 +71,9 @@ pub enum Command {
     /// DM pairing: codes of unknown senders and the channel allow-lists.
     #[command(subcommand)]
     Pairing(dm::PairingCommand),
+    /// Device pairing: pending device requests, paired devices and their tokens.
+    #[command(subcommand)]
+    Devices(devices::DevicesCommand),
     /// Check state files and permissions; --repair moves unreadable files aside.
     Doctor {
         /// Move files that cannot be parsed aside to `<name>.corrupt-<UTC time>`.
@@ -130,7 +135,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Paths) => print_paths(&ctx),
         Some(Command::Pairing(cmd)) => dm::run(&ctx, cmd),
-        Some(Command::Doctor { repair }) => crate::cli::dm::doctor(&ctx, repair),
+        Some(Command::Devices(cmd)) => devices::run(&ctx, cmd),
+        Some(Command::Doctor { repair }) => doctor::run(&ctx, repair),
         Some(Command::Gateway(cmd)) => gateway::run_gateway(&ctx, cmd),
         Some(Command::SetupCode(a)) => gateway::run_setup_code(&ctx, a),
         Some(Command::Join(a)) => gateway::run_join(&ctx, a),
@@ -154,6 +160,8 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
         .with_target(false)
         .try_init();
 }

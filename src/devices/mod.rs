@@ -6,6 +6,6 @@ pub mod store;
 
 pub use model::{PairedDevice, PendingRequest, TokenMap, TokenRecord, PENDING_TTL_MS};
 pub use store::{
-    new_token, scopes_cover, tokens_equal, Approved, ConnectMeta, DeviceState, DeviceStore,
-    RequestInput, RequestOutcome, TokenFailure,
+    new_token, scopes_cover, tokens_equal, Approved, ConnectClaim, ConnectMeta, DeviceState,
+    DeviceStore, PairingReason, RequestInput, RequestOutcome, TokenFailure,
 };

@@ -48,12 +48,15 @@ pub struct PendingRequest {
 impl PendingRequest {
     /// Expired when `ts` is more than five minutes in the past.
     pub fn is_expired(&self, now_ms: i64) -> bool {
-        now_ms - self.ts > PENDING_TTL_MS
+        now_ms.saturating_sub(self.ts) > PENDING_TTL_MS
     }
 
     /// Milliseconds until expiry (never negative).
     pub fn remaining_ms(&self, now_ms: i64) -> i64 {
-        (self.ts + PENDING_TTL_MS - now_ms).max(0)
+        self.ts
+            .saturating_add(PENDING_TTL_MS)
+            .saturating_sub(now_ms)
+            .max(0)
     }
 }
 

@@ -102,6 +102,43 @@ impl std::fmt::Display for TokenFailure {
     }
 }
 
+/// Why a connect of a device needs (re-)pairing (gateway-protocol §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairingReason {
+    NotPaired,
+    MetadataUpgrade,
+    RoleUpgrade,
+    ScopeUpgrade,
+}
+
+impl PairingReason {
+    /// The reason string of `error.details.reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairingReason::NotPaired => "not-paired",
+            PairingReason::MetadataUpgrade => "metadata-upgrade",
+            PairingReason::RoleUpgrade => "role-upgrade",
+            PairingReason::ScopeUpgrade => "scope-upgrade",
+        }
+    }
+}
+
+/// What a connect claims, for [`DeviceState::pairing_reason`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectClaim<'a> {
+    pub device_id: &'a str,
+    /// Normalised base64url raw key.
+    pub public_key: &'a str,
+    pub platform: Option<&'a str>,
+    pub device_family: Option<&'a str>,
+    pub role: &'a str,
+    pub scopes: &'a [String],
+}
+
+fn norm_meta(s: Option<&str>) -> String {
+    s.unwrap_or("").trim().to_ascii_lowercase()
+}
+
 /// Constant-time token comparison: both sides are hashed with SHA-256 and the
 /// digests compared with `subtle`, so neither content nor length leaks.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
@@ -228,6 +265,43 @@ pub fn mint_record(
 }
 
 impl DeviceState {
+    /// The pairing checks of a connect, in order (gateway-protocol §4):
+    /// `None` when the device is paired with this key, its stored
+    /// platform/deviceFamily match (trimmed, ASCII case-insensitive; an empty
+    /// stored value matches anything), it holds the role, and its stored
+    /// `scopes` (else `approvedScopes`) cover the requested scopes.
+    pub fn pairing_reason(&self, claim: &ConnectClaim<'_>) -> Option<PairingReason> {
+        let Some(dev) = self.paired_by_id(claim.device_id) else {
+            return Some(PairingReason::NotPaired);
+        };
+        if dev.public_key != claim.public_key {
+            return Some(PairingReason::NotPaired);
+        }
+        for (stored, claimed) in [
+            (&dev.platform, claim.platform),
+            (&dev.device_family, claim.device_family),
+        ] {
+            let stored = norm_meta(stored.as_deref());
+            if !stored.is_empty() && stored != norm_meta(claimed) {
+                return Some(PairingReason::MetadataUpgrade);
+            }
+        }
+        if !dev.all_roles().iter().any(|r| r == claim.role) {
+            return Some(PairingReason::RoleUpgrade);
+        }
+        if !claim.scopes.is_empty() {
+            let allowed: &[String] = match (&dev.scopes, &dev.approved_scopes) {
+                (Some(s), _) if !s.is_empty() => s,
+                (_, Some(a)) => a,
+                _ => &[],
+            };
+            if !scopes_cover(claim.role, allowed, claim.scopes) {
+                return Some(PairingReason::ScopeUpgrade);
+            }
+        }
+        None
+    }
+
     /// Drops pending requests older than the TTL; returns how many.
     pub fn prune_expired(&mut self, now_ms: i64) -> usize {
         let before = self.pending.len();
@@ -1014,6 +1088,53 @@ mod tests {
         assert!(!tokens_equal("abc", "abcd"));
         assert!(!tokens_equal("", "a"));
         assert!(tokens_equal("", ""));
+    }
+
+    #[test]
+    fn pairing_reasons_in_order() {
+        let mut st = DeviceState::default();
+        let key = "cP7FaQv3sOjAxa_Vq-U4c6-4P7Fm_gpDA8452quCF20";
+        let claim = |role, scopes, platform| ConnectClaim {
+            device_id: NODE,
+            public_key: key,
+            platform,
+            device_family: None,
+            role,
+            scopes,
+        };
+        let none: &[String] = &[];
+        assert_eq!(
+            st.pairing_reason(&claim("node", none, Some("linux"))),
+            Some(PairingReason::NotPaired)
+        );
+        st.request(node_input(), "r1".into(), 1);
+        st.approve("r1", "A".into(), 2).unwrap();
+        assert_eq!(
+            st.pairing_reason(&claim("node", none, Some(" Linux "))),
+            None
+        );
+        let other_key = ConnectClaim {
+            public_key: "other",
+            ..claim("node", none, Some("linux"))
+        };
+        assert_eq!(
+            st.pairing_reason(&other_key),
+            Some(PairingReason::NotPaired)
+        );
+        assert_eq!(
+            st.pairing_reason(&claim("node", none, Some("darwin"))),
+            Some(PairingReason::MetadataUpgrade)
+        );
+        assert_eq!(
+            st.pairing_reason(&claim("operator", none, Some("linux"))),
+            Some(PairingReason::RoleUpgrade)
+        );
+        let read = s(&["operator.read"]);
+        assert_eq!(
+            st.pairing_reason(&claim("node", &read, Some("linux"))),
+            Some(PairingReason::ScopeUpgrade)
+        );
+        assert_eq!(PairingReason::ScopeUpgrade.as_str(), "scope-upgrade");
     }
 
     #[test]

@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 
 use super::model::{PairedDevice, PendingRequest, TokenRecord};
 pub use super::state::{
-    expand_scopes, scopes_cover, sorted_scopes, tokens_equal, Approved, ConnectMeta, DeviceState,
-    RequestInput, RequestOutcome, TokenFailure, UNKNOWN_DEVICE, UNKNOWN_DEVICE_ROLE,
-    UNKNOWN_REQUEST,
+    expand_scopes, scopes_cover, sorted_scopes, tokens_equal, Approved, ConnectClaim, ConnectMeta,
+    DeviceState, PairingReason, RequestInput, RequestOutcome, TokenFailure, UNKNOWN_DEVICE,
+    UNKNOWN_DEVICE_ROLE, UNKNOWN_REQUEST,
 };
 use crate::error::{Result, StoreError};
 use crate::{fsutil, jsonfmt, lock};
@@ -115,11 +115,14 @@ impl DeviceStore {
         let out = f(&mut state)?;
         let pending_text = render_pending(&state.pending)?;
         let paired_text = render_paired(&state.paired)?;
-        if pending.raw.as_deref() != Some(pending_text.as_bytes()) {
-            fsutil::write_atomic(&pending_path, pending_text.as_bytes())?;
-        }
+        // paired.json first: a crash between the two renames then leaves an
+        // approved request still pending (approving it again is harmless)
+        // rather than a request gone and its device not paired.
         if paired.raw.as_deref() != Some(paired_text.as_bytes()) {
             fsutil::write_atomic(&paired_path, paired_text.as_bytes())?;
+        }
+        if pending.raw.as_deref() != Some(pending_text.as_bytes()) {
+            fsutil::write_atomic(&pending_path, pending_text.as_bytes())?;
         }
         Ok(out)
     }
@@ -173,6 +176,28 @@ impl DeviceStore {
         self.mutate(now_ms, |st| Ok(st.request(input, id, now_ms)))
     }
 
+    /// Silent (local) auto-approval (spec §7, §8): create or merge the
+    /// device's request and approve it at once, under one lock, so no other
+    /// process ever sees the intermediate request.
+    pub fn request_and_approve(
+        &self,
+        input: RequestInput,
+        now_ms: i64,
+    ) -> Result<(RequestOutcome, Approved)> {
+        if input.device_id.trim().is_empty() || input.public_key.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "deviceId and publicKey are required".into(),
+            ));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let token = new_token();
+        self.mutate(now_ms, |st| {
+            let outcome = st.request(input, id, now_ms);
+            let approved = st.approve(&outcome.request.request_id, token, now_ms)?;
+            Ok((outcome, approved))
+        })
+    }
+
     /// Metadata patch on an accepted connect of a paired device (spec §4).
     pub fn update_on_connect(
         &self,
@@ -224,8 +249,8 @@ impl DeviceStore {
         })
     }
 
-    /// Moves every devices file that cannot be read (malformed or of the
-    /// wrong shape) aside to `<name>.corrupt-<UTC stamp>`, under the locks,
+    /// Moves every devices file that cannot be read (malformed, of the
+    /// wrong shape, or absurdly large) aside to `<name>.corrupt-<UTC stamp>`, under the locks,
     /// and returns the new paths. A missing file stays missing (= empty).
     pub fn repair(&self, now_ms: i64) -> Result<Vec<PathBuf>> {
         let pending_path = self.pending_path();
@@ -258,7 +283,9 @@ impl DeviceStore {
 fn needs_repair<T>(r: Result<Loaded<T>>) -> Result<bool> {
     match r {
         Ok(_) => Ok(false),
-        Err(StoreError::Malformed { .. }) | Err(StoreError::Shape { .. }) => Ok(true),
+        Err(StoreError::Malformed { .. })
+        | Err(StoreError::Shape { .. })
+        | Err(StoreError::TooLarge { .. }) => Ok(true),
         Err(e) => Err(e),
     }
 }
@@ -443,18 +470,12 @@ fn check_fields(
     Ok(())
 }
 
-/// The top-level object of a file and its raw bytes; `None` when missing.
-type TopObject = Option<(Map<String, Value>, Vec<u8>)>;
-
-fn top_object(path: &Path) -> Result<TopObject> {
-    let Some(raw) = fsutil::read_optional(path)? else {
-        return Ok(None);
-    };
-    if fsutil::is_blank(&raw) {
-        return Ok(Some((Map::new(), raw)));
+fn top_object(path: &Path, raw: &[u8]) -> Result<Map<String, Value>> {
+    if fsutil::is_blank(raw) {
+        return Ok(Map::new());
     }
-    match fsutil::parse_json(path, &raw)? {
-        Value::Object(m) => Ok(Some((m, raw))),
+    match fsutil::parse_json(path, raw)? {
+        Value::Object(m) => Ok(m),
         _ => Err(StoreError::Shape {
             path: path.to_path_buf(),
             message: "expected a JSON object at the top level".into(),
@@ -463,12 +484,28 @@ fn top_object(path: &Path) -> Result<TopObject> {
 }
 
 fn read_pending(path: &Path) -> Result<Loaded<PendingRequest>> {
-    let Some((map, raw)) = top_object(path)? else {
-        return Ok(Loaded {
-            entries: Vec::new(),
-            raw: None,
-        });
+    let raw = fsutil::read_optional(path)?;
+    let entries = match &raw {
+        Some(bytes) => parse_pending(path, bytes)?,
+        None => Vec::new(),
     };
+    Ok(Loaded { entries, raw })
+}
+
+fn read_paired(path: &Path) -> Result<Loaded<PairedDevice>> {
+    let raw = fsutil::read_optional(path)?;
+    let entries = match &raw {
+        Some(bytes) => parse_paired(path, bytes)?,
+        None => Vec::new(),
+    };
+    Ok(Loaded { entries, raw })
+}
+
+/// Parses the bytes of a `pending.json` exactly as the store does (blank =
+/// empty; `Malformed`/`Shape` errors name `path`). `doctor` uses this too, so
+/// what it calls healthy is what the store accepts.
+pub fn parse_pending(path: &Path, bytes: &[u8]) -> Result<Vec<PendingRequest>> {
+    let map = top_object(path, bytes)?;
     let mut entries = Vec::with_capacity(map.len());
     for (key, value) in map {
         let what = format!("entry \"{}\"", shown(&key));
@@ -488,19 +525,12 @@ fn read_pending(path: &Path) -> Result<Loaded<PendingRequest>> {
         }
         entries.push(req);
     }
-    Ok(Loaded {
-        entries,
-        raw: Some(raw),
-    })
+    Ok(entries)
 }
 
-fn read_paired(path: &Path) -> Result<Loaded<PairedDevice>> {
-    let Some((map, raw)) = top_object(path)? else {
-        return Ok(Loaded {
-            entries: Vec::new(),
-            raw: None,
-        });
-    };
+/// Parses the bytes of a `paired.json` exactly as the store does.
+pub fn parse_paired(path: &Path, bytes: &[u8]) -> Result<Vec<PairedDevice>> {
+    let map = top_object(path, bytes)?;
     let mut entries = Vec::with_capacity(map.len());
     for (key, value) in map {
         let what = format!("entry \"{}\"", shown(&key));
@@ -532,10 +562,7 @@ fn read_paired(path: &Path) -> Result<Loaded<PairedDevice>> {
         }
         entries.push(dev);
     }
-    Ok(Loaded {
-        entries,
-        raw: Some(raw),
-    })
+    Ok(entries)
 }
 
 fn from_value<T: serde::de::DeserializeOwned>(path: &Path, what: &str, v: Value) -> Result<T> {

@@ -1,0 +1,377 @@
+//! `clawpair devices …`: the device pairing store from the command line, with
+//! the verbs and output shapes of `openclaw devices` (spec node-pairing §11).
+//!
+//! Text output goes through [`crate::sanitize::for_terminal`] for every value
+//! that came from a file (a device chooses its own display name). `--json`
+//! output is 2-space JSON plus a newline. Only `rotate` prints a token: that
+//! is its purpose, and it goes to stdout only.
+
+use std::io::Write;
+
+use clap::Subcommand;
+use serde_json::{Map, Value};
+
+use super::table::{self, Column};
+use super::{CliResult, Ctx, Failure};
+use crate::clock;
+use crate::devices::store::{list_payload_of, redact_device, DeviceStore};
+use crate::devices::{new_token, DeviceState, PairedDevice, PendingRequest};
+use crate::jsonfmt;
+use crate::sanitize::for_terminal;
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// List pending pairing requests and paired devices.
+    List {
+        /// Print the `device.pair.list` payload as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending request (no id, or --latest: the newest one).
+    Approve {
+        /// The request to approve.
+        #[arg(value_name = "REQUEST_ID")]
+        request_id: Option<String>,
+        /// Approve the most recent pending request.
+        #[arg(long, conflicts_with = "request_id")]
+        latest: bool,
+        #[arg(long)]
+        json: bool,
+        /// First move an unreadable devices file aside (as `doctor --repair`).
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Reject a pending request.
+    Reject {
+        #[arg(value_name = "REQUEST_ID")]
+        request_id: String,
+        #[arg(long)]
+        json: bool,
+        /// First move an unreadable devices file aside (as `doctor --repair`).
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Remove a paired device.
+    Remove {
+        #[arg(value_name = "DEVICE_ID")]
+        device_id: String,
+        #[arg(long)]
+        json: bool,
+        /// First move an unreadable devices file aside (as `doctor --repair`).
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Issue a new token for a device role (prints it, as JSON).
+    Rotate {
+        #[arg(long, value_name = "ID")]
+        device: String,
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// Scope for the new token (repeatable; default: the current token's).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Accepted for compatibility: the output is always JSON.
+        #[arg(long)]
+        json: bool,
+        /// First move an unreadable devices file aside (as `doctor --repair`).
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Revoke a device role's token (prints the result as JSON).
+    Revoke {
+        #[arg(long, value_name = "ID")]
+        device: String,
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// Accepted for compatibility: the output is always JSON.
+        #[arg(long)]
+        json: bool,
+        /// First move an unreadable devices file aside (as `doctor --repair`).
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+/// OpenClaw's message when `approve` finds nothing to approve.
+pub const NOTHING_TO_APPROVE: &str = "No pending device pairing requests to approve";
+
+pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
+    let store = DeviceStore::new(&ctx.paths.devices_dir);
+    let now = clock::now_ms();
+    match cmd {
+        DevicesCommand::List { json } => {
+            let state = store.load(now)?;
+            if json {
+                emit(&jsonfmt::to_pretty_nl(&list_payload_of(&state)))
+            } else {
+                emit(&render_list(&state, now, table::target_width()))
+            }
+        }
+        DevicesCommand::Approve {
+            request_id,
+            latest: _,
+            json,
+            repair,
+        } => {
+            maybe_repair(&store, repair, now)?;
+            let token = new_token();
+            let approved = store.mutate(now, |st| {
+                let id = match &request_id {
+                    Some(id) => id.clone(),
+                    None => match st.latest_pending() {
+                        Some(p) => p.request_id.clone(),
+                        None => {
+                            return Err(crate::error::StoreError::NotFound(
+                                NOTHING_TO_APPROVE.to_string(),
+                            ))
+                        }
+                    },
+                };
+                st.approve(&id, token, now)
+            })?;
+            if json {
+                let mut m = Map::new();
+                m.insert("requestId".into(), approved.request.request_id.into());
+                m.insert("device".into(), redact_device(&approved.device));
+                emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+            } else {
+                emit(&format!(
+                    "Approved {} ({})\n",
+                    for_terminal(&approved.device.device_id),
+                    for_terminal(&approved.request.request_id)
+                ))
+            }
+        }
+        DevicesCommand::Reject {
+            request_id,
+            json,
+            repair,
+        } => {
+            maybe_repair(&store, repair, now)?;
+            let req = store.reject(&request_id, now)?;
+            if json {
+                let mut m = Map::new();
+                m.insert("requestId".into(), req.request_id.into());
+                m.insert("deviceId".into(), req.device_id.into());
+                emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+            } else {
+                emit(&format!("Rejected {}\n", for_terminal(&req.device_id)))
+            }
+        }
+        DevicesCommand::Remove {
+            device_id,
+            json,
+            repair,
+        } => {
+            maybe_repair(&store, repair, now)?;
+            let dev = store.remove(&device_id, now)?;
+            if json {
+                let mut m = Map::new();
+                m.insert("deviceId".into(), dev.device_id.into());
+                emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+            } else {
+                emit(&format!("Removed {}\n", for_terminal(&dev.device_id)))
+            }
+        }
+        DevicesCommand::Rotate {
+            device,
+            role,
+            scopes,
+            json: _,
+            repair,
+        } => {
+            maybe_repair(&store, repair, now)?;
+            let scopes = if scopes.is_empty() {
+                None
+            } else {
+                Some(scopes)
+            };
+            let rec = store.rotate(&device, &role, scopes, now)?;
+            let mut m = Map::new();
+            m.insert("deviceId".into(), device.into());
+            m.insert("role".into(), rec.role.into());
+            m.insert("token".into(), rec.token.into());
+            m.insert("scopes".into(), rec.scopes.into());
+            m.insert(
+                "rotatedAtMs".into(),
+                rec.rotated_at_ms.unwrap_or(now).into(),
+            );
+            emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+        }
+        DevicesCommand::Revoke {
+            device,
+            role,
+            json: _,
+            repair,
+        } => {
+            maybe_repair(&store, repair, now)?;
+            let rec = store.revoke(&device, &role, now)?;
+            let mut m = Map::new();
+            m.insert("deviceId".into(), device.into());
+            m.insert("role".into(), rec.role.into());
+            m.insert(
+                "revokedAtMs".into(),
+                rec.revoked_at_ms.unwrap_or(now).into(),
+            );
+            emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+        }
+    }
+}
+
+fn maybe_repair(store: &DeviceStore, repair: bool, now: i64) -> CliResult {
+    if repair {
+        for moved in store.repair(now)? {
+            eprintln!(
+                "clawpair: moved unreadable file aside to {}",
+                moved.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes to stdout; a closed pipe is not an error worth a panic.
+fn emit(text: &str) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::error(format!("cannot write output: {e}"))),
+    }
+}
+
+/// How long ago `ts` was, the way the list shows it.
+pub fn format_age(now_ms: i64, ts: i64) -> String {
+    let secs = (now_ms.saturating_sub(ts)).max(0) / 1000;
+    if secs < 60 {
+        "just now".to_string()
+    } else if secs < 3600 {
+        format!("{}m ago", secs / 60)
+    } else if secs < 86_400 {
+        format!("{}h ago", secs / 3600)
+    } else {
+        format!("{}d ago", secs / 86_400)
+    }
+}
+
+fn label(display_name: &Option<String>, device_id: &str) -> String {
+    match display_name.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => for_terminal(n),
+        _ => for_terminal(device_id),
+    }
+}
+
+fn clean(s: &Option<String>) -> String {
+    s.as_deref().map(for_terminal).unwrap_or_default()
+}
+
+fn join(list: &[String]) -> String {
+    list.iter()
+        .map(|s| for_terminal(s))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn pending_row(p: &PendingRequest, now_ms: i64) -> Vec<String> {
+    vec![
+        for_terminal(&p.request_id),
+        label(&p.display_name, &p.device_id),
+        clean(&p.role),
+        clean(&p.remote_ip),
+        format_age(now_ms, p.ts),
+        if p.is_repair {
+            "repair".to_string()
+        } else {
+            String::new()
+        },
+    ]
+}
+
+fn paired_row(d: &PairedDevice) -> Vec<String> {
+    let tokens: Vec<String> = d
+        .tokens
+        .as_ref()
+        .map(|t| {
+            let mut list: Vec<_> = t.iter().map(|(_, r)| r).collect();
+            list.sort_by(|a, b| a.role.cmp(&b.role));
+            list.into_iter()
+                .map(|r| {
+                    if r.revoked_at_ms.is_some() {
+                        format!("{} (revoked)", r.role)
+                    } else {
+                        r.role.clone()
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    vec![
+        label(&d.display_name, &d.device_id),
+        join(d.roles.as_deref().unwrap_or(&[])),
+        join(d.scopes.as_deref().unwrap_or(&[])),
+        join(&tokens),
+        clean(&d.remote_ip),
+    ]
+}
+
+/// The text of `devices list`: a `Pending (n)` table and a `Paired (n)`
+/// table, or `No device pairing entries.`
+pub fn render_list(state: &DeviceState, now_ms: i64, width: usize) -> String {
+    if state.pending.is_empty() && state.paired.is_empty() {
+        return "No device pairing entries.\n".to_string();
+    }
+    let mut out = String::new();
+    if !state.pending.is_empty() {
+        let cols = [
+            Column::new("Request", 10, false),
+            Column::new("Device", 16, true),
+            Column::new("Role", 8, false),
+            Column::new("IP", 12, false),
+            Column::new("Age", 8, false),
+            Column::new("Flags", 8, false),
+        ];
+        let rows: Vec<Vec<String>> = state
+            .pending_newest_first()
+            .into_iter()
+            .map(|p| pending_row(p, now_ms))
+            .collect();
+        out.push_str(&format!("Pending ({})\n", rows.len()));
+        out.push_str(&table::render(&cols, &rows, width));
+    }
+    if !state.paired.is_empty() {
+        let cols = [
+            Column::new("Device", 10, true),
+            Column::new("Roles", 12, false),
+            Column::new("Scopes", 12, true),
+            Column::new("Tokens", 12, false),
+            Column::new("IP", 12, false),
+        ];
+        let rows: Vec<Vec<String>> = state
+            .paired_newest_first()
+            .into_iter()
+            .map(paired_row)
+            .collect();
+        out.push_str(&format!("Paired ({})\n", rows.len()));
+        out.push_str(&table::render(&cols, &rows, width));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(format_age(10_000, 10_000), "just now");
+        assert_eq!(format_age(69_999, 10_000), "just now");
+        assert_eq!(format_age(70_000, 10_000), "1m ago");
+        assert_eq!(
+            format_age(0, 10_000),
+            "just now",
+            "clock skew is not negative"
+        );
+        assert_eq!(format_age(3 * 3_600_000, 0), "3h ago");
+        assert_eq!(format_age(2 * 86_400_000, 0), "2d ago");
+    }
+}
