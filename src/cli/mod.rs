@@ -12,6 +12,7 @@ use crate::paths::Paths;
 pub mod devices;
 pub mod dm;
 pub mod doctor;
+pub mod gateway;
 pub mod table;
 
 /// Terminal approval console for OpenClaw DM pairing and node device pairing.
@@ -79,6 +80,12 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Run the pairing gateway (WebSocket, OpenClaw protocol) until SIGINT/SIGTERM.
+    Gateway(gateway::GatewayCmd),
+    /// Print a setup code with a short-lived, single-device token.
+    SetupCode(gateway::SetupCodeArgs),
+    /// Join a gateway as a headless node using a setup code.
+    Join(gateway::JoinArgs),
 }
 
 /// Everything a subcommand needs from the global flags.
@@ -130,6 +137,9 @@ pub fn main() -> ExitCode {
         Some(Command::Pairing(cmd)) => dm::run(&ctx, cmd),
         Some(Command::Devices(cmd)) => devices::run(&ctx, cmd),
         Some(Command::Doctor { repair }) => doctor::run(&ctx, repair),
+        Some(Command::Gateway(cmd)) => gateway::run_gateway(&ctx, cmd),
+        Some(Command::SetupCode(a)) => gateway::run_setup_code(&ctx, a),
+        Some(Command::Join(a)) => gateway::run_join(&ctx, a),
         None => crate::runtime::entry(ctx.paths.clone(), &cli.console).map_err(Failure::error),
     };
     match result {

@@ -1,0 +1,529 @@
+//! Setup codes (spec node-pairing §10, made safer): the code is OpenClaw's
+//! encoding — base64url without padding of `{"url":…,"token":…}` — but the
+//! token is a short-lived bootstrap secret, not the shared gateway token. It is
+//! bound to the first device that presents it, never admits an operator, and is
+//! void once that device is paired (after its device token was delivered) or
+//! rejected. Only SHA-256 hashes are stored, in a 0600 file in the state dir.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::crypto;
+use crate::error::{Result, StoreError};
+use crate::fsutil;
+use crate::paths::Paths;
+
+/// File holding the outstanding setup tokens (hashes only).
+pub const SETUP_FILE: &str = "clawpair-setup-tokens.json";
+/// Default lifetime of a setup token.
+pub const DEFAULT_TTL_MS: i64 = 10 * 60_000;
+/// After its device was approved (before expiry), the token may still deliver
+/// the device token for this long past its expiry.
+pub const DELIVERY_GRACE_MS: i64 = 10 * 60_000;
+/// Entries this long past expiry are dropped from the file.
+const PRUNE_AFTER_MS: i64 = 24 * 3_600_000;
+/// At most this many outstanding tokens are kept.
+const MAX_ENTRIES: usize = 256;
+
+/// Encodes `{"url":…,"token":…}` exactly as OpenClaw does.
+pub fn encode(url: &str, token: &str) -> String {
+    let v = json!({"url": url, "token": token});
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// Encodes a password code (`{"url":…,"password":…}`), for parity with OpenClaw.
+pub fn encode_password(url: &str, password: &str) -> String {
+    let v = json!({"url": url, "password": password});
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// A decoded setup code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupPayload {
+    pub url: String,
+    pub token: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Decodes a setup code (base64url, padding and standard alphabet tolerated).
+pub fn decode(code: &str) -> Option<SetupPayload> {
+    let bytes = crypto::b64_decode(code.trim())?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let url = v.get("url")?.as_str()?.to_string();
+    let token = v.get("token").and_then(|t| t.as_str()).map(str::to_string);
+    let password = v
+        .get("password")
+        .and_then(|t| t.as_str())
+        .map(str::to_string);
+    if token.is_none() && password.is_none() {
+        return None;
+    }
+    Some(SetupPayload {
+        url,
+        token,
+        password,
+    })
+}
+
+/// Keeps scheme, host and explicit port; `http`→`ws`, `https`→`wss`; no scheme → `ws`.
+pub fn normalize_url(input: &str) -> Option<String> {
+    let s = input.trim();
+    let (scheme, rest) = match s.split_once("://") {
+        Some((sch, rest)) => {
+            let sch = sch.to_ascii_lowercase();
+            let sch = match sch.as_str() {
+                "http" | "ws" => "ws",
+                "https" | "wss" => "wss",
+                _ => return None,
+            };
+            (sch, rest)
+        }
+        None => ("ws", s),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    if authority.is_empty() || authority.chars().any(|c| c.is_whitespace()) {
+        return None;
+    }
+    // Drop a default port the way URL parsing does.
+    let host_port = authority.to_ascii_lowercase();
+    let (host, port) = split_host_port(&host_port)?;
+    let default = if scheme == "wss" { 443 } else { 80 };
+    Some(match port {
+        Some(p) if p != default => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
+fn split_host_port(a: &str) -> Option<(&str, Option<u16>)> {
+    if let Some(rest) = a.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let host = &a[..end + 2];
+        let after = &rest[end + 1..];
+        return match after.strip_prefix(':') {
+            Some(p) if !p.is_empty() => Some((host, Some(p.parse().ok()?))),
+            _ => Some((host, None)),
+        };
+    }
+    match a.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() => Some((h, Some(p.parse().ok()?))),
+        Some((h, _)) => Some((h, None)),
+        None => Some((a, None)),
+    }
+}
+
+/// One outstanding setup token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupEntry {
+    /// Lowercase hex SHA-256 of the token.
+    pub token_hash: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voided_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub void_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct SetupFile {
+    #[serde(default)]
+    version: u32,
+    #[serde(default)]
+    tokens: Vec<SetupEntry>,
+}
+
+fn file_path(paths: &Paths) -> std::path::PathBuf {
+    paths.state_dir.join(SETUP_FILE)
+}
+
+fn load(paths: &Paths) -> Result<SetupFile> {
+    let p = file_path(paths);
+    match fsutil::read_optional(&p)? {
+        None => Ok(SetupFile::default()),
+        Some(b) if fsutil::is_blank(&b) => Ok(SetupFile::default()),
+        Some(b) => serde_json::from_slice(&b).map_err(|e| StoreError::Shape {
+            path: p,
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn save(paths: &Paths, f: &SetupFile) -> Result<()> {
+    let v = SetupFile {
+        version: 1,
+        tokens: f.tokens.clone(),
+    };
+    fsutil::write_atomic(
+        &file_path(paths),
+        crate::jsonfmt::to_pretty_nl(&v).as_bytes(),
+    )
+}
+
+fn mutate<T>(paths: &Paths, f: impl FnOnce(&mut SetupFile) -> T) -> Result<T> {
+    fsutil::ensure_private_dir(&paths.state_dir)?;
+    crate::lock::with_lock(&file_path(paths), || {
+        let mut file = load(paths)?;
+        let out = f(&mut file);
+        save(paths, &file)?;
+        Ok(out)
+    })
+}
+
+/// A freshly created setup token (the secret is shown once and never stored).
+#[derive(Debug, Clone)]
+pub struct NewSetupToken {
+    pub token: String,
+    pub expires_at_ms: i64,
+}
+
+/// Creates and records a new setup token valid for `ttl_ms`.
+pub fn create(paths: &Paths, ttl_ms: i64, now: i64) -> Result<NewSetupToken> {
+    let token = crypto::new_token();
+    let entry = SetupEntry {
+        token_hash: crypto::sha256_hex(&token),
+        created_at_ms: now,
+        expires_at_ms: now + ttl_ms,
+        device_id: None,
+        bound_at_ms: None,
+        request_id: None,
+        voided_at_ms: None,
+        void_reason: None,
+    };
+    let expires_at_ms = entry.expires_at_ms;
+    mutate(paths, |f| {
+        f.tokens.retain(|e| e.expires_at_ms + PRUNE_AFTER_MS > now);
+        f.tokens.push(entry);
+        while f.tokens.len() > MAX_ENTRIES {
+            f.tokens.remove(0);
+        }
+    })?;
+    Ok(NewSetupToken {
+        token,
+        expires_at_ms,
+    })
+}
+
+/// Looks a presented token up (no lock, no write). `None` when unknown.
+pub fn find(paths: &Paths, token: &str) -> Result<Option<SetupEntry>> {
+    let hash = crypto::sha256_hex(token);
+    let file = load(paths)?;
+    Ok(file
+        .tokens
+        .into_iter()
+        .find(|e| crypto::secrets_equal(&e.token_hash, &hash)))
+}
+
+/// What a presented setup token allows for one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupVerdict {
+    /// Usable by this device; `first_use` when it just got bound to it.
+    Usable { first_use: bool },
+    /// Unknown, void, expired or bound to another device.
+    Refused(&'static str),
+}
+
+/// Checks and, on first use, binds the token to `device_id`.
+/// `device_paired_before_expiry` lets an approved device collect its device
+/// token shortly after the code expired.
+pub fn use_for_device(
+    paths: &Paths,
+    token: &str,
+    device_id: &str,
+    device_paired_before_expiry: impl Fn(i64) -> bool,
+    now: i64,
+) -> Result<SetupVerdict> {
+    let Some(entry) = find(paths, token)? else {
+        return Ok(SetupVerdict::Refused("unknown"));
+    };
+    if entry.voided_at_ms.is_some() {
+        return Ok(SetupVerdict::Refused("void"));
+    }
+    if let Some(d) = &entry.device_id {
+        if d != device_id {
+            return Ok(SetupVerdict::Refused("bound-to-other-device"));
+        }
+    }
+    if now >= entry.expires_at_ms {
+        let grace = entry.device_id.is_some()
+            && now < entry.expires_at_ms + DELIVERY_GRACE_MS
+            && device_paired_before_expiry(entry.expires_at_ms);
+        if !grace {
+            return Ok(SetupVerdict::Refused("expired"));
+        }
+    }
+    if entry.device_id.is_some() {
+        return Ok(SetupVerdict::Usable { first_use: false });
+    }
+    // Bind under the lock; another connection may have won the race.
+    let hash = entry.token_hash.clone();
+    let device = device_id.to_string();
+    mutate(paths, move |f| {
+        match f.tokens.iter_mut().find(|e| e.token_hash == hash) {
+            Some(e) if e.voided_at_ms.is_none() => match &e.device_id {
+                None => {
+                    e.device_id = Some(device);
+                    e.bound_at_ms = Some(now);
+                    SetupVerdict::Usable { first_use: true }
+                }
+                Some(d) if *d == device => SetupVerdict::Usable { first_use: false },
+                Some(_) => SetupVerdict::Refused("bound-to-other-device"),
+            },
+            _ => SetupVerdict::Refused("void"),
+        }
+    })
+}
+
+/// Records the pending request created for the token's device.
+pub fn note_request(paths: &Paths, token: &str, request_id: &str) -> Result<()> {
+    let hash = crypto::sha256_hex(token);
+    let rid = request_id.to_string();
+    mutate(paths, move |f| {
+        if let Some(e) = f.tokens.iter_mut().find(|e| e.token_hash == hash) {
+            e.request_id = Some(rid);
+        }
+    })
+}
+
+/// Voids every live token bound to `device_id` (paired or rejected).
+pub fn void_for_device(paths: &Paths, device_id: &str, reason: &str, now: i64) -> Result<usize> {
+    let file = load(paths)?;
+    if !file
+        .tokens
+        .iter()
+        .any(|e| e.voided_at_ms.is_none() && e.device_id.as_deref() == Some(device_id))
+    {
+        return Ok(0);
+    }
+    mutate(paths, |f| {
+        let mut n = 0;
+        for e in f.tokens.iter_mut() {
+            if e.voided_at_ms.is_none() && e.device_id.as_deref() == Some(device_id) {
+                e.voided_at_ms = Some(now);
+                e.void_reason = Some(reason.to_string());
+                n += 1;
+            }
+        }
+        n
+    })
+}
+
+/// Voids the token bound to a request that was rejected.
+pub fn void_for_request(paths: &Paths, request_id: &str, reason: &str, now: i64) -> Result<()> {
+    let file = load(paths)?;
+    if !file
+        .tokens
+        .iter()
+        .any(|e| e.voided_at_ms.is_none() && e.request_id.as_deref() == Some(request_id))
+    {
+        return Ok(());
+    }
+    mutate(paths, |f| {
+        for e in f.tokens.iter_mut() {
+            if e.voided_at_ms.is_none() && e.request_id.as_deref() == Some(request_id) {
+                e.voided_at_ms = Some(now);
+                e.void_reason = Some(reason.to_string());
+            }
+        }
+    })
+}
+
+/// Live (unexpired, not void) entries, for the console.
+pub fn outstanding(paths: &Paths, now: i64) -> Result<Vec<SetupEntry>> {
+    Ok(load(paths)?
+        .tokens
+        .into_iter()
+        .filter(|e| e.voided_at_ms.is_none() && e.expires_at_ms > now)
+        .collect())
+}
+
+/// Parses `10m`, `90s`, `1h`, `500ms` or a bare number of seconds.
+pub fn parse_duration_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3_600_000)
+    } else if let Some(n) = s.strip_suffix('d') {
+        (n, 86_400_000)
+    } else {
+        (s, 1000)
+    };
+    let n: i64 = num.trim().parse().ok()?;
+    (n > 0).then(|| n.checked_mul(mult)).flatten()
+}
+
+/// First non-internal IPv4 address of this host, preferring RFC 1918 ranges.
+pub fn host_lan_ipv4() -> Option<std::net::Ipv4Addr> {
+    let mut found: Vec<std::net::Ipv4Addr> = Vec::new();
+    // SAFETY: getifaddrs fills a linked list we only read and then free.
+    unsafe {
+        let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+        if libc::getifaddrs(&mut ifap) != 0 {
+            return None;
+        }
+        let mut cur = ifap;
+        while !cur.is_null() {
+            let ifa = &*cur;
+            if !ifa.ifa_addr.is_null() && i32::from((*ifa.ifa_addr).sa_family) == libc::AF_INET {
+                let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                if !ip.is_loopback() && !ip.is_unspecified() && !ip.is_link_local() {
+                    found.push(ip);
+                }
+            }
+            cur = ifa.ifa_next;
+        }
+        libc::freeifaddrs(ifap);
+    }
+    found
+        .iter()
+        .copied()
+        .find(|ip| ip.is_private())
+        .or_else(|| found.first().copied())
+}
+
+/// How the setup URL was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupUrl {
+    pub url: String,
+    pub source: &'static str,
+    /// Set when only a loopback URL could be offered.
+    pub warning: Option<String>,
+}
+
+/// `--url`, else a non-loopback address of this host when bound to one, else loopback.
+pub fn choose_url(
+    explicit: Option<&str>,
+    bind: &str,
+    port: u16,
+) -> std::result::Result<SetupUrl, String> {
+    if let Some(u) = explicit {
+        let url = normalize_url(u).ok_or_else(|| format!("invalid --url: {u}"))?;
+        return Ok(SetupUrl {
+            url,
+            source: "--url",
+            warning: None,
+        });
+    }
+    let bind = bind.trim().trim_start_matches('[').trim_end_matches(']');
+    let ip: Option<std::net::IpAddr> = bind.parse().ok();
+    let host = match ip {
+        Some(ip) if ip.is_unspecified() => host_lan_ipv4().map(|a| a.to_string()),
+        Some(ip) if !ip.is_loopback() => Some(match ip {
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        }),
+        Some(_) => None,
+        None if bind.eq_ignore_ascii_case("localhost") => None,
+        None if !bind.is_empty() => Some(bind.to_string()),
+        None => None,
+    };
+    match host {
+        Some(h) => Ok(SetupUrl {
+            url: format!("ws://{h}:{port}"),
+            source: "gateway bind address",
+            warning: None,
+        }),
+        None => Ok(SetupUrl {
+            url: format!("ws://127.0.0.1:{port}"),
+            source: "loopback",
+            warning: Some(
+                "warning: the gateway is only bound to loopback; this setup code works only on this \
+                 machine (use --url, or run the gateway with --bind 0.0.0.0 or a LAN address)"
+                    .into(),
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_matches_openclaw() {
+        assert_eq!(
+            encode("ws://192.168.77.1:28789", "test-gateway-token-0123456789abcdef"),
+            "eyJ1cmwiOiJ3czovLzE5Mi4xNjguNzcuMToyODc4OSIsInRva2VuIjoidGVzdC1nYXRld2F5LXRva2VuLTAxMjM0NTY3ODlhYmNkZWYifQ"
+        );
+        assert_eq!(
+            encode_password("ws://192.168.77.1:28789", "pw+/?"),
+            "eyJ1cmwiOiJ3czovLzE5Mi4xNjguNzcuMToyODc4OSIsInBhc3N3b3JkIjoicHcrLz8ifQ"
+        );
+        assert_eq!(
+            normalize_url("https://gw.example.ts.net/some/path").unwrap(),
+            "wss://gw.example.ts.net"
+        );
+        assert_eq!(
+            normalize_url("10.0.0.2:18789").unwrap(),
+            "ws://10.0.0.2:18789"
+        );
+        assert_eq!(normalize_url("http://[::1]:80/x").unwrap(), "ws://[::1]");
+        assert!(normalize_url("ftp://x").is_none());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("10m"), Some(600_000));
+        assert_eq!(parse_duration_ms("90"), Some(90_000));
+        assert_eq!(parse_duration_ms("250ms"), Some(250));
+        assert_eq!(parse_duration_ms("0"), None);
+        assert_eq!(parse_duration_ms("x"), None);
+    }
+
+    #[test]
+    fn lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::resolve(Some(dir.path()));
+        let t = create(&paths, 1000, 10_000).unwrap();
+        let raw = std::fs::read_to_string(dir.path().join(SETUP_FILE)).unwrap();
+        assert!(!raw.contains(&t.token), "only hashes are stored");
+        assert_eq!(fsutil::mode_of(&dir.path().join(SETUP_FILE)), Some(0o600));
+        let never = |_| false;
+        assert_eq!(
+            use_for_device(&paths, &t.token, "dev-a", never, 10_001).unwrap(),
+            SetupVerdict::Usable { first_use: true }
+        );
+        assert_eq!(
+            use_for_device(&paths, &t.token, "dev-a", never, 10_002).unwrap(),
+            SetupVerdict::Usable { first_use: false }
+        );
+        assert!(matches!(
+            use_for_device(&paths, &t.token, "dev-b", never, 10_002).unwrap(),
+            SetupVerdict::Refused(_)
+        ));
+        assert!(matches!(
+            use_for_device(&paths, &t.token, "dev-a", never, 11_000).unwrap(),
+            SetupVerdict::Refused("expired")
+        ));
+        assert!(matches!(
+            use_for_device(&paths, &t.token, "dev-a", |_| true, 11_000).unwrap(),
+            SetupVerdict::Usable { .. }
+        ));
+        void_for_device(&paths, "dev-a", "paired", 10_500).unwrap();
+        assert!(matches!(
+            use_for_device(&paths, &t.token, "dev-a", never, 10_600).unwrap(),
+            SetupVerdict::Refused("void")
+        ));
+        assert!(matches!(
+            use_for_device(&paths, "nope", "dev-a", never, 10_600).unwrap(),
+            SetupVerdict::Refused("unknown")
+        ));
+        let decoded = decode(&encode("ws://h:1", &t.token)).unwrap();
+        assert_eq!(decoded.token.as_deref(), Some(t.token.as_str()));
+    }
+}
