@@ -32,6 +32,8 @@ pub enum Msg {
         result: Result<String, String>,
     },
     SetupCodeIssued(Result<SetupCode, String>),
+    /// Something worth a toast (not an error).
+    Info(String),
     /// A background task died; shown, and the console keeps going where it can.
     TaskFailed(String),
     /// The owner asked headless mode for a setup code (stdin).

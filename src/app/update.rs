@@ -34,6 +34,7 @@ pub fn update(s: &mut State, msg: Msg) -> Vec<Effect> {
         },
         Msg::SetupCodeIssued(result) => on_setup_code(s, result, &mut fx),
         Msg::TaskFailed(e) => s.toast(ToastLevel::Error, e),
+        Msg::Info(t) => s.toast(ToastLevel::Info, t),
         Msg::RequestSetupCode => fx.push(Effect::IssueSetupCode),
         Msg::Shutdown => {
             s.quit = true;

@@ -1,27 +1,58 @@
 //! The adapter between the console's view types and the real stores. Every
 //! call here does file I/O and runs on a blocking thread.
 
-use std::path::{Path, PathBuf};
-
 use crate::app::state::RowKey;
 use crate::app::view::{
     AllowList, DeviceRequest, DeviceSnapshot, DmRequest, DmSnapshot, PairedDevice, TokenState,
 };
 use crate::devices::model;
+use crate::devices::store::DeviceStore;
 use crate::dm::store::DmStore;
 use crate::paths::Paths;
 
 pub struct Backend {
     dm: DmStore,
-    devices_dir: PathBuf,
+    devices: DeviceStore,
+    paths: Paths,
+    /// Gateway bind address and port, for the URL inside setup codes.
+    bind: String,
+    port: u16,
 }
 
+/// Lifetime of a setup code issued from the console.
+pub const SETUP_CODE_TTL_MS: i64 = 10 * 60_000;
+
 impl Backend {
-    pub fn new(paths: &Paths) -> Backend {
+    pub fn new(paths: &Paths, bind: &str, port: u16) -> Backend {
         Backend {
             dm: DmStore::for_paths(paths),
-            devices_dir: paths.devices_dir.clone(),
+            devices: DeviceStore::new(paths.devices_dir.clone()),
+            paths: paths.clone(),
+            bind: bind.to_string(),
+            port,
         }
+    }
+
+    /// A new one-time setup token for the gateway, encoded with its URL.
+    /// Returns the code and, when only loopback could be offered, a warning.
+    pub fn issue_setup_code(
+        &self,
+        port: Option<u16>,
+        now_ms: i64,
+    ) -> Result<(crate::app::view::SetupCode, Option<String>), String> {
+        use crate::gateway::setup;
+        let chosen = setup::choose_url(None, &self.bind, port.unwrap_or(self.port))?;
+        let t = setup::create(&self.paths, SETUP_CODE_TTL_MS, now_ms).map_err(|e| e.to_string())?;
+        Ok((
+            crate::app::view::SetupCode {
+                code: setup::encode(&chosen.url, &t.token),
+                url: chosen.url,
+                expires_at_ms: t.expires_at_ms,
+            },
+            chosen
+                .warning
+                .map(|_| "Loopback URL: this code works only on this machine".to_string()),
+        ))
     }
 
     pub fn load_dm(&self, now_ms: i64) -> Result<DmSnapshot, String> {
@@ -125,56 +156,46 @@ impl Backend {
     }
 
     pub fn load_devices(&self, now_ms: i64) -> Result<DeviceSnapshot, String> {
-        let mut snap = DeviceSnapshot::default();
-        let pending: Vec<model::PendingRequest> =
-            read_map(&self.devices_dir.join("pending.json"), &mut snap.errors);
-        let paired: Vec<model::PairedDevice> =
-            read_map(&self.devices_dir.join("paired.json"), &mut snap.errors);
-        snap.pending = pending
-            .into_iter()
-            .filter(|p| !p.is_expired(now_ms))
-            .map(device_request)
-            .collect();
-        snap.paired = paired.into_iter().map(paired_device).collect();
-        Ok(snap)
+        let st = self.devices.load(now_ms).map_err(|e| e.to_string())?;
+        Ok(DeviceSnapshot {
+            pending: st.pending.into_iter().map(device_request).collect(),
+            paired: st.paired.into_iter().map(paired_device).collect(),
+            errors: Vec::new(),
+        })
     }
 
-    pub fn approve_device(&self, request_id: &str, _now_ms: i64) -> Result<String, String> {
-        let _ = request_id;
-        Err("device approval needs the device store (not in this build yet)".into())
+    pub fn approve_device(&self, request_id: &str, now_ms: i64) -> Result<String, String> {
+        let a = self
+            .devices
+            .approve(request_id, now_ms)
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "Approved {} (key {})",
+            crate::sanitize::for_terminal(a.device.display_name.as_deref().unwrap_or("device")),
+            model::short_fingerprint(&a.device.device_id)
+        ))
     }
 
-    pub fn reject_device(&self, request_id: &str, _now_ms: i64) -> Result<String, String> {
-        let _ = request_id;
-        Err("device rejection needs the device store (not in this build yet)".into())
+    pub fn reject_device(&self, request_id: &str, now_ms: i64) -> Result<String, String> {
+        let r = self
+            .devices
+            .reject(request_id, now_ms)
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "Rejected the request of device {}",
+            model::short_fingerprint(&r.device_id)
+        ))
     }
 
-    pub fn remove_device(&self, device_id: &str, _now_ms: i64) -> Result<String, String> {
-        let _ = device_id;
-        Err("device removal needs the device store (not in this build yet)".into())
+    pub fn remove_device(&self, device_id: &str, now_ms: i64) -> Result<String, String> {
+        self.devices
+            .remove(device_id, now_ms)
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "Removed device {}",
+            model::short_fingerprint(device_id)
+        ))
     }
-}
-
-/// Reads a `{ key: record }` JSON object file; a missing file is empty.
-fn read_map<T: serde::de::DeserializeOwned>(path: &Path, errors: &mut Vec<String>) -> Vec<T> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => {
-            errors.push(format!("{}: {e}", path.display()));
-            return Vec::new();
-        }
-    };
-    let map: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(&bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            errors.push(format!("{}: {e}", path.display()));
-            return Vec::new();
-        }
-    };
-    map.into_iter()
-        .filter_map(|(_, v)| serde_json::from_value(v).ok())
-        .collect()
 }
 
 fn dedup(mut v: Vec<String>) -> Vec<String> {

@@ -35,7 +35,11 @@ pub trait Output: Send {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub paths: Paths,
-    pub gateway: bool,
+    /// The gateway to run in the background; `None` with `--no-gateway`.
+    pub gateway: Option<crate::gateway::GatewayConfig>,
+    /// Bind address and port for setup-code URLs (also with `--no-gateway`).
+    pub bind: String,
+    pub port: u16,
     pub notify: bool,
     pub force_poll: bool,
 }
@@ -54,6 +58,8 @@ pub struct Engine {
     tasks: Vec<JoinHandle<()>>,
     pub watch_kind: watcher::Kind,
     _watch: watcher::WatchHandle,
+    gateway: Arc<Mutex<Option<Arc<crate::gateway::GatewayHandle>>>>,
+    gateway_started: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 /// `/home/me/.openclaw` → `~/.openclaw` for the status line.
@@ -73,7 +79,7 @@ impl Engine {
     /// Starts the watcher and loaders and asks for the first reads. Needs a tokio runtime.
     pub fn start(opts: &Options, clipboard: Box<dyn Clipboard>, output: Box<dyn Output>) -> Engine {
         let (tx, rx) = mpsc::unbounded_channel();
-        let backend = Arc::new(Backend::new(&opts.paths));
+        let backend = Arc::new(Backend::new(&opts.paths, &opts.bind, opts.port));
         let dm_reload = Arc::new(Notify::new());
         let dev_reload = Arc::new(Notify::new());
         let mut tasks = Vec::new();
@@ -126,6 +132,32 @@ impl Engine {
         }
         dm_reload.notify_one();
         dev_reload.notify_one();
+
+        // The gateway: its events become messages; a bind failure is one of them.
+        let gateway = Arc::new(Mutex::new(None));
+        let mut gateway_started = None;
+        if let Some(cfg) = opts.gateway.clone() {
+            let (gtx, mut grx) = mpsc::unbounded_channel();
+            let fwd = tx.clone();
+            tasks.push(spawn_supervised("gateway events", tx.clone(), async move {
+                while let Some(ev) = grx.recv().await {
+                    if fwd.send(Msg::Gateway(ev)).is_err() {
+                        break;
+                    }
+                }
+            }));
+            let _ = tx.send(Msg::GatewayStarting(format!("{}:{}", cfg.bind, cfg.port)));
+            let (slot, paths) = (gateway.clone(), opts.paths.clone());
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            gateway_started = Some(done_rx);
+            tasks.push(spawn_supervised("gateway", tx.clone(), async move {
+                let h = crate::gateway::start(cfg, paths, gtx).await;
+                if let Ok(mut s) = slot.lock() {
+                    *s = Some(Arc::new(h));
+                }
+                let _ = done_tx.send(());
+            }));
+        }
         let state = State::new(pretty_dir(&opts.paths.state_dir), now_ms());
         Engine {
             state,
@@ -140,6 +172,8 @@ impl Engine {
             tasks,
             watch_kind: watch.kind,
             _watch: watch,
+            gateway,
+            gateway_started,
         }
     }
 
@@ -206,9 +240,28 @@ impl Engine {
                 });
             }
             Effect::IssueSetupCode => {
-                let _ = tx.send(Msg::SetupCodeIssued(Err(
-                    "setup codes need the gateway, which is not in this build yet".into(),
-                )));
+                let port = self
+                    .gateway
+                    .lock()
+                    .ok()
+                    .and_then(|g| g.as_ref().and_then(|h| h.local_addr()))
+                    .map(|a| a.port());
+                tokio::spawn(async move {
+                    let r = tokio::task::spawn_blocking(move || b.issue_setup_code(port, now_ms()))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                    match r {
+                        Ok((code, warning)) => {
+                            let _ = tx.send(Msg::SetupCodeIssued(Ok(code)));
+                            if let Some(w) = warning {
+                                let _ = tx.send(Msg::Info(w));
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Msg::SetupCodeIssued(Err(e)));
+                        }
+                    }
+                });
             }
             Effect::ReloadDevices => self.dev_reload.notify_one(),
             Effect::Notify(text) => {
@@ -240,12 +293,29 @@ impl Engine {
         });
     }
 
-    /// Stops background tasks.
+    /// Stops the gateway first (its clients get `shutdown`), handles the
+    /// messages that produces (the `stopped` event), then stops the rest.
     pub async fn shutdown(&mut self) {
+        if let Some(started) = self.gateway_started.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), started).await;
+        }
+        let handle = self.gateway.lock().ok().and_then(|mut g| g.take());
+        if let Some(h) = handle {
+            h.shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), h.wait()).await;
+            // Let the forwarder deliver the last events, then handle them.
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+            while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                let stopped = matches!(msg, Msg::Gateway(crate::gateway::GatewayEvent::Stopped));
+                self.handle(msg);
+                if stopped {
+                    break;
+                }
+            }
+        }
         for t in self.tasks.drain(..) {
             t.abort();
         }
-        tokio::time::sleep(Duration::from_millis(0)).await;
     }
 }
 
@@ -270,9 +340,21 @@ pub fn spawn_supervised(
 
 /// `clawpair` with no subcommand: the console, or headless with `--headless`.
 pub fn entry(paths: Paths, args: &crate::cli::ConsoleArgs) -> Result<(), String> {
+    let gateway = if args.no_gateway {
+        None
+    } else {
+        let ctx = crate::cli::Ctx {
+            paths: paths.clone(),
+        };
+        let (cfg, _) =
+            crate::cli::gateway::config_from_args(&args.gateway, &ctx).map_err(|f| f.message)?;
+        Some(cfg)
+    };
     let opts = Options {
         paths,
-        gateway: !args.no_gateway,
+        gateway,
+        bind: args.gateway.bind.clone(),
+        port: args.gateway.port,
         notify: !args.no_notify,
         force_poll: false,
     };
