@@ -677,8 +677,11 @@ fn snapshot_setup_code_popup() {
     update(
         &mut s,
         Msg::SetupCodeIssued(Ok(SetupCode {
-            code: "eyJ1cmwiOiJ3czovLzEyNy4wLjAuMToxODc4OSIsInRva2VuIjoiZGVtby1zZXR1cC10b2tlbiJ9"
-                .into(),
+            // As long as a real one: a 43-character token and a loopback URL.
+            code: clawpair::gateway::setup::encode(
+                "ws://127.0.0.1:18789",
+                "demo-setup-token-0123456789abcdefghijklmnop",
+            ),
             url: "ws://127.0.0.1:18789".into(),
             expires_at_ms: NOW + 600_000,
         })),

@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::Theme;
 use crate::app::keymap::{ModeKind, BINDINGS};
-use crate::app::state::{Confirm, SetupPopup, State};
+use crate::app::state::{Confirm, SetupPopup, State, ToastLevel};
 use crate::app::view::countdown;
 use crate::sanitize::for_terminal as clean;
 
@@ -148,6 +148,14 @@ pub fn setup_code(f: &mut Frame, area: Rect, s: &State, p: &SetupPopup, t: &Them
                 info.push(Line::styled("EXPIRED: Esc, then s for a new one", t.error));
             }
             info.push(Line::styled("c copy · Esc close", t.dim));
+            if let Some(toast) = s.toasts.last() {
+                // The popup may cover the toast line; repeat the latest outcome here.
+                let (mark, style) = match toast.level {
+                    ToastLevel::Info => ("✓ ", t.ok),
+                    ToastLevel::Error => ("✗ ", t.error),
+                };
+                info.push(Line::styled(format!("{mark}{}", clean(&toast.text)), style));
+            }
             let code_len = code.code.chars().count() as u16;
             // 1. QR above the text; 2. QR beside the text; 3. text only.
             let text_w = area.width.saturating_sub(4).clamp(20, 76);
@@ -193,6 +201,27 @@ pub fn setup_code(f: &mut Frame, area: Rect, s: &State, p: &SetupPopup, t: &Them
                 };
                 f.render_widget(Paragraph::new(qr_lines()), qrect);
                 f.render_widget(Paragraph::new(info).wrap(Wrap { trim: false }), trect);
+            } else if qr_w > 0 && qr_h <= area.height && qr_w + 21 <= area.width {
+                // Tight terminal (80×24): the whole screen, no border; the
+                // quiet zone is the frame.
+                f.render_widget(Clear, area);
+                let y = area.y + (area.height - qr_h) / 2;
+                let qrect = Rect {
+                    x: area.x,
+                    y,
+                    width: qr_w,
+                    height: qr_h,
+                };
+                let trect = Rect {
+                    x: area.x + qr_w + 1,
+                    y: area.y + 1,
+                    width: area.width - qr_w - 1,
+                    height: area.height.saturating_sub(1),
+                };
+                f.render_widget(Paragraph::new(qr_lines()), qrect);
+                let mut lines = vec![Line::styled("Setup code", t.title_focus), Line::from("")];
+                lines.extend(info);
+                f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), trect);
             } else {
                 info.push(Line::styled(
                     format!(
