@@ -130,12 +130,16 @@ pub async fn run(opts: Options) -> Result<(), String> {
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // Created once, before the loop, so a signal that arrives while a message
+    // is being handled is not lost.
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
             biased;
-            _ = tokio::signal::ctrl_c() => break,
+            _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
             Some(msg) = engine.rx.recv() => engine.handle(msg),
             _ = tick.tick() => engine.handle(Msg::Tick(now_ms())),

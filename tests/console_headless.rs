@@ -183,3 +183,61 @@ fn headless_reports_a_join_as_json_lines() {
     // Every stdout line was one JSON object (checked by the reader); nothing leaked the token.
     assert!(!seen.is_empty());
 }
+
+#[test]
+fn headless_keeps_watching_files_when_the_port_is_busy() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let state = tempfile::tempdir().unwrap();
+    let sp = state.path().to_str().unwrap();
+    let mut headless = Kill(
+        Command::new(BIN)
+            .args(["--state-dir", sp, "--headless", "--port", &port])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = mpsc::channel();
+    let stdout = headless.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx
+                .send(serde_json::from_str::<serde_json::Value>(&line).unwrap())
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let ev = next_event(&rx, "gateway.bind_failed", &mut seen);
+    assert!(ev["addr"].as_str().unwrap().ends_with(&port));
+    Command::new(BIN)
+        .args([
+            "--state-dir",
+            sp,
+            "pairing",
+            "request",
+            "signal",
+            "+15550001",
+        ])
+        .output()
+        .unwrap();
+    let ev = next_event(&rx, "dm_request.created", &mut seen);
+    assert_eq!(ev["channel"], "signal");
+    unsafe {
+        libc::kill(headless.0.id() as i32, libc::SIGINT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(st) = headless.0.try_wait().unwrap() {
+            assert!(st.success(), "{st:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "headless did not exit on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(busy);
+}

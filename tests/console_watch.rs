@@ -57,7 +57,7 @@ fn run(force_poll: bool) {
     );
     let t = expect(&rx, Changed::Dm, Duration::from_secs(2));
     if !force_poll {
-        assert!(t < Duration::from_millis(250), "took {t:?}");
+        assert!(t < Duration::from_secs(1), "took {t:?}");
     }
     drain(&rx);
     atomic_write(&devices, "pending.json", "{}");

@@ -52,6 +52,8 @@ pub async fn run(opts: Options) -> Result<(), String> {
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut sigterm = signal(tokio::signal::unix::SignalKind::terminate());
     let mut sighup = signal(tokio::signal::unix::SignalKind::hangup());
+    // Raw mode turns Ctrl-C into a key; a SIGINT from elsewhere still quits cleanly.
+    let mut sigint = signal(tokio::signal::unix::SignalKind::interrupt());
     let mut dirty = true;
     let mut result = Ok(());
     loop {
@@ -94,6 +96,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
             }
             _ = recv(&mut sigterm) => engine.handle(Msg::Shutdown),
             _ = recv(&mut sighup) => engine.handle(Msg::Shutdown),
+            _ = recv(&mut sigint) => engine.handle(Msg::Shutdown),
         }
         while let Ok(msg) = engine.rx.try_recv() {
             engine.handle(msg);
