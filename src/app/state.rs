@@ -281,6 +281,106 @@ impl State {
         }
     }
 
+    /// Visible index of the selected key, if it is visible (no allocation).
+    pub fn selected_position(&self, p: Pane) -> Option<usize> {
+        let k = self.selected_key(p)?;
+        match (p, k) {
+            (
+                Pane::Dm,
+                RowKey::Dm {
+                    channel,
+                    account,
+                    id,
+                },
+            ) => self
+                .dm
+                .iter()
+                .filter(|r| self.matches_dm(&r.item))
+                .position(|r| {
+                    &r.item.id == id && &r.item.channel == channel && &r.item.account == account
+                }),
+            (Pane::Devices, RowKey::Device(id)) => self
+                .devices
+                .iter()
+                .filter(|r| self.matches_device(&r.item))
+                .position(|r| &r.item.request_id == id),
+            (Pane::Paired, RowKey::Paired(id)) => self
+                .paired
+                .iter()
+                .filter(|r| self.matches_paired(&r.item))
+                .position(|r| &r.item.device_id == id),
+            (
+                Pane::Allow,
+                RowKey::Allow {
+                    channel,
+                    account,
+                    entry,
+                },
+            ) => self
+                .allow
+                .iter()
+                .filter(|r| self.matches_allow(&r.item))
+                .position(|r| {
+                    &r.item.entry == entry
+                        && &r.item.channel == channel
+                        && &r.item.account == account
+                }),
+            _ => None,
+        }
+    }
+
+    /// Number of rows of a pane that pass the filter.
+    pub fn visible_len(&self, p: Pane) -> usize {
+        match p {
+            Pane::Dm => self.dm.iter().filter(|r| self.matches_dm(&r.item)).count(),
+            Pane::Devices => self
+                .devices
+                .iter()
+                .filter(|r| self.matches_device(&r.item))
+                .count(),
+            Pane::Paired => self
+                .paired
+                .iter()
+                .filter(|r| self.matches_paired(&r.item))
+                .count(),
+            Pane::Allow => self
+                .allow
+                .iter()
+                .filter(|r| self.matches_allow(&r.item))
+                .count(),
+        }
+    }
+
+    /// Key of the `idx`-th visible row of a pane.
+    pub fn visible_key_at(&self, p: Pane, idx: usize) -> Option<RowKey> {
+        match p {
+            Pane::Dm => self
+                .dm
+                .iter()
+                .filter(|r| self.matches_dm(&r.item))
+                .nth(idx)
+                .map(|r| dm_key(&r.item)),
+            Pane::Devices => self
+                .devices
+                .iter()
+                .filter(|r| self.matches_device(&r.item))
+                .nth(idx)
+                .map(|r| RowKey::Device(r.item.request_id.clone())),
+            Pane::Paired => self
+                .paired
+                .iter()
+                .filter(|r| self.matches_paired(&r.item))
+                .nth(idx)
+                .map(|r| RowKey::Paired(r.item.device_id.clone())),
+            Pane::Allow => self
+                .allow
+                .iter()
+                .filter(|r| self.matches_allow(&r.item))
+                .nth(idx)
+                .map(|r| allow_key(&r.item)),
+        }
+    }
+
     /// Index into the visible rows of the selection (or 0).
     pub fn selected_index(&self, p: Pane, visible: &[RowKey]) -> Option<usize> {
         if visible.is_empty() {

@@ -167,8 +167,10 @@ fn move_sel(s: &mut State, pane: Pane, delta: i64) {
 
 /// The selected row's key in the focused pane, if it passes the filter.
 fn current(s: &State) -> Option<RowKey> {
-    let vis = s.visible_keys(s.focus);
-    s.selected_index(s.focus, &vis).map(|i| vis[i].clone())
+    match s.selected_position(s.focus) {
+        Some(_) => s.selected_key(s.focus).cloned(),
+        None => s.visible_key_at(s.focus, 0),
+    }
 }
 
 fn status_of<'a>(s: &'a State, key: &RowKey) -> Option<&'a RowStatus> {
@@ -456,24 +458,22 @@ fn merge_rows<T: Clone + PartialEq, K: Eq + Hash>(
     now: i64,
     classify: impl Fn(&T) -> Option<Resolution>,
 ) -> Merged<T> {
-    let mut old_by_key: HashMap<K, Row<T>> = HashMap::with_capacity(old.len());
-    let mut old_order = Vec::with_capacity(old.len());
-    for r in old {
-        old_order.push(key(&r.item));
-        old_by_key.insert(key(&r.item), r);
-    }
+    let index: HashMap<K, usize> = old
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (key(&r.item), i))
+        .collect();
+    let mut old: Vec<Option<Row<T>>> = old.into_iter().map(Some).collect();
     let mut rows = Vec::with_capacity(new.len());
     let mut added = Vec::new();
     let mut updated = Vec::new();
-    let mut seen: HashSet<K> = HashSet::with_capacity(new.len());
     for item in new {
-        let k = key(&item);
-        let status = match old_by_key.remove(&k) {
-            Some(old) => {
-                if old.item != item {
+        let status = match index.get(&key(&item)).and_then(|&i| old[i].take()) {
+            Some(prev) => {
+                if prev.item != item {
                     updated.push(rows.len());
                 }
-                match old.status {
+                match prev.status {
                     RowStatus::Gone { .. } => RowStatus::Live,
                     st => st,
                 }
@@ -483,32 +483,25 @@ fn merge_rows<T: Clone + PartialEq, K: Eq + Hash>(
                 RowStatus::Live
             }
         };
-        seen.insert(k);
         rows.push(Row { item, status });
     }
     let mut vanished = Vec::new();
-    for k in old_order {
-        if seen.contains(&k) {
-            continue;
-        }
-        let Some(old) = old_by_key.remove(&k) else {
-            continue;
-        };
-        match old.status {
-            RowStatus::Gone { until_ms, .. } if until_ms > now => rows.push(old),
+    for prev in old.into_iter().flatten() {
+        match prev.status {
+            RowStatus::Gone { until_ms, .. } if until_ms > now => rows.push(prev),
             RowStatus::Gone { .. } | RowStatus::Busy(_) => {}
             _ => {
-                let how = classify(&old.item);
+                let how = classify(&prev.item);
                 if let Some(how) = how {
                     rows.push(Row {
-                        item: old.item.clone(),
+                        item: prev.item.clone(),
                         status: RowStatus::Gone {
                             how,
                             until_ms: now + GHOST_MS,
                         },
                     });
                 }
-                vanished.push((old.item, how));
+                vanished.push((prev.item, how));
             }
         }
     }
@@ -716,13 +709,12 @@ fn merge_devices(s: &mut State, snap: DeviceSnapshot, fx: &mut Vec<Effect>) {
 
 // ---------------------------------------------------------------- selection
 
-/// For each pane, the selected key and its visible index before a change.
+/// For each pane, the selected key's visible index before a change.
 fn selection_indices(s: &State) -> [Option<usize>; 4] {
     let mut out = [None; 4];
     for (i, p) in Pane::ALL.iter().enumerate() {
         if s.selected[i].is_some() {
-            let vis = s.visible_keys(*p);
-            out[i] = s.selected_index(*p, &vis);
+            out[i] = s.selected_position(*p).or(Some(0));
         }
     }
     out
@@ -731,16 +723,14 @@ fn selection_indices(s: &State) -> [Option<usize>; 4] {
 /// Keeps the selection on the same key; if that key is gone, on the row now at its old index.
 fn restore_selections(s: &mut State, before: [Option<usize>; 4]) {
     for (i, p) in Pane::ALL.iter().enumerate() {
-        let vis = s.visible_keys(*p);
-        let keep = s.selected[i].as_ref().is_some_and(|k| vis.contains(k));
-        if keep {
+        if s.selected[i].is_some() && s.selected_position(*p).is_some() {
             continue;
         }
-        s.selected[i] = if vis.is_empty() {
+        let len = s.visible_len(*p);
+        s.selected[i] = if len == 0 {
             None
         } else {
-            let idx = before[i].unwrap_or(0).min(vis.len() - 1);
-            Some(vis[idx].clone())
+            s.visible_key_at(*p, before[i].unwrap_or(0).min(len - 1))
         };
     }
 }
