@@ -230,3 +230,62 @@ fn approve_and_reject_in_tmux() {
         dump,
     );
 }
+
+#[test]
+fn a_panicking_background_task_leaves_a_working_screen() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux not installed; skipping");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let sp = state.path().to_str().unwrap().to_string();
+    let name = format!("clawpair-e2e-panic-{}", std::process::id());
+    let cmd = format!(
+        "env CLAWPAIR_TEST_PANIC_DM_LOADER=1 {BIN} --state-dir {sp} --no-gateway --no-notify; echo EXITED=$?; sleep 30"
+    );
+    let out = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &cmd,
+        ])
+        .env_remove("TMUX")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let session = Session(name.clone());
+    let dump = || screen(&session.0);
+    // The panic is reported inside the intact console, not printed over it.
+    wait_for(
+        "the failure toast",
+        Duration::from_secs(10),
+        || {
+            let s = screen(&name);
+            s.contains("DM loader stopped")
+                && s.contains("DM requests")
+                && !s.contains("panicked at")
+        },
+        dump,
+    );
+    // Keys still work, and q exits cleanly (status 0), restoring the terminal.
+    tmux(&["send-keys", "-t", &name, "Tab"]);
+    wait_for(
+        "focus moved",
+        Duration::from_secs(5),
+        || screen(&name).contains("▶ Device requests"),
+        dump,
+    );
+    tmux(&["send-keys", "-t", &name, "q"]);
+    wait_for(
+        "clean exit",
+        Duration::from_secs(5),
+        || screen(&name).contains("EXITED=0"),
+        dump,
+    );
+}

@@ -213,6 +213,8 @@ pub struct State {
     /// Last load error per source, shown in the status line.
     pub dm_error: Option<String>,
     pub devices_error: Option<String>,
+    /// A background task that died (kept in the status line; the toast fades).
+    pub task_error: Option<String>,
     /// Expiry of the last setup code issued (for its `expired` event).
     pub setup_expires_ms: Option<i64>,
     pub quit: bool,
@@ -238,6 +240,7 @@ impl State {
             devices_loaded: false,
             dm_error: None,
             devices_error: None,
+            task_error: None,
             setup_expires_ms: None,
             quit: false,
         }

@@ -33,7 +33,10 @@ pub fn update(s: &mut State, msg: Msg) -> Vec<Effect> {
             Err(e) => s.toast(ToastLevel::Error, format!("Could not copy {what}: {e}")),
         },
         Msg::SetupCodeIssued(result) => on_setup_code(s, result, &mut fx),
-        Msg::TaskFailed(e) => s.toast(ToastLevel::Error, e),
+        Msg::TaskFailed(e) => {
+            s.task_error = Some(e.clone());
+            s.toast(ToastLevel::Error, e);
+        }
         Msg::Info(t) => s.toast(ToastLevel::Info, t),
         Msg::RequestSetupCode => fx.push(Effect::IssueSetupCode),
         Msg::Shutdown => {

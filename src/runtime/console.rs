@@ -26,7 +26,10 @@ struct ConsoleOutput {
 
 impl Output for ConsoleOutput {
     fn emit(&mut self, ev: &Event) {
-        tracing::debug!("{}", serde_json::to_string(ev).unwrap_or_default());
+        // Never log a secret: the setup code stays on screen only.
+        if !matches!(ev, Event::SetupCodeIssued { .. }) {
+            tracing::debug!("{}", serde_json::to_string(ev).unwrap_or_default());
+        }
     }
     fn notify(&mut self, text: &str) {
         let seq = super::notify::sequence(text, self.osc, self.in_tmux);

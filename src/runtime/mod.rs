@@ -87,9 +87,15 @@ impl Engine {
         // Loaders: one per directory; a Notify coalesces bursts of "changed".
         {
             let (b, n, tx) = (backend.clone(), dm_reload.clone(), tx.clone());
+            // Test hook: make this background task panic (the console must keep a
+            // working screen and say so).
+            let panic_for_test = std::env::var_os("CLAWPAIR_TEST_PANIC_DM_LOADER").is_some();
             tasks.push(spawn_supervised("DM loader", tx.clone(), async move {
                 loop {
                     n.notified().await;
+                    if panic_for_test {
+                        panic!("test panic in the DM loader");
+                    }
                     let b = b.clone();
                     let r = tokio::task::spawn_blocking(move || b.load_dm(now_ms()))
                         .await

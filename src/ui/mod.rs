@@ -68,17 +68,36 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         GatewayStatus::Stopped => "gateway stopped".to_string(),
     };
     let online = s.online.len();
-    let mut text = format!(
-        " clawpair │ DM {} · devices {} · paired {} ({online} online) · allowed {} │ {gw} │ {}",
+    let err = s
+        .task_error
+        .as_ref()
+        .or(s.dm_error.as_ref())
+        .or(s.devices_error.as_ref())
+        .map(|e| format!("⚠ {} │ ", crate::sanitize::for_terminal(e)))
+        .unwrap_or_default();
+    let dir = crate::sanitize::for_terminal(&s.state_dir);
+    let (dm, dev, paired, allow) = (
         s.live_dm_count(),
         s.live_device_count(),
         s.paired.len(),
         s.allow.len(),
-        crate::sanitize::for_terminal(&s.state_dir),
     );
-    if let Some(e) = s.dm_error.as_ref().or(s.devices_error.as_ref()) {
-        text.push_str(&format!(" │ ⚠ {}", crate::sanitize::for_terminal(e)));
-    }
+    // Errors first, then the gateway state, counts, and the state dir (cut first).
+    let text = if area.width >= 110 {
+        format!(
+            " clawpair │ {err}{gw} │ DM {dm} · devices {dev} · paired {paired} ({online} online) · allowed {allow} │ {dir}"
+        )
+    } else {
+        let gw = gw.strip_prefix("gateway ").unwrap_or(&gw).to_string();
+        let gw = if matches!(s.gateway, GatewayStatus::Disabled | GatewayStatus::Stopped) {
+            format!("gateway {gw}")
+        } else {
+            gw
+        };
+        format!(
+            " {err}{gw} │ DM {dm} · dev {dev} · paired {paired} ({online} on) · allow {allow} │ {dir}"
+        )
+    };
     let line = Line::from(fit(&text, area.width as usize));
     f.render_widget(Paragraph::new(line).style(t.status), area);
 }
