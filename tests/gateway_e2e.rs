@@ -526,6 +526,21 @@ async fn approvals_made_elsewhere_are_noticed() {
     assert_eq!(ev["payload"]["decision"], "approved");
     let (_ws, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&id)).await;
     hello(&a);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        wait_event(&mut listener, "device.pair.resolved", 300)
+            .await
+            .is_none(),
+        "resolved once"
+    );
+    let mut gw = gw;
+    let mut n = 0;
+    while let Ok(e) = gw.events.try_recv() {
+        if matches!(e, GatewayEvent::DevicePairResolved { .. }) {
+            n += 1;
+        }
+    }
+    assert_eq!(n, 1);
 }
 
 #[tokio::test]

@@ -60,12 +60,14 @@ pub struct JoinArgs {
 }
 
 /// Builds the gateway configuration from the flags.
-pub fn config_from_args(args: &GatewayArgs, ctx: &Ctx) -> Result<(GatewayConfig, TokenSource), Failure> {
-    let (token, source) = resolve_token_with_source(
-        args.gateway_token.as_deref(),
-        &ctx.paths,
-        &|k| std::env::var(k).ok(),
-    )?;
+pub fn config_from_args(
+    args: &GatewayArgs,
+    ctx: &Ctx,
+) -> Result<(GatewayConfig, TokenSource), Failure> {
+    let (token, source) =
+        resolve_token_with_source(args.gateway_token.as_deref(), &ctx.paths, &|k| {
+            std::env::var(k).ok()
+        })?;
     let mut cfg = GatewayConfig::new(args.bind.clone(), args.port, token);
     cfg.auto_approve_local = !args.no_auto_approve_local;
     Ok((cfg, source))
@@ -90,7 +92,9 @@ pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
         TokenSource::Flag => "--gateway-token".to_string(),
         TokenSource::Env => "$OPENCLAW_GATEWAY_TOKEN".to_string(),
         TokenSource::Config(p) => format!("gateway.auth.token in {}", p.display()),
-        TokenSource::Generated(p) => format!("{} (`clawpair gateway token` prints it)", p.display()),
+        TokenSource::Generated(p) => {
+            format!("{} (`clawpair gateway token` prints it)", p.display())
+        }
     };
     let rt = runtime()?;
     rt.block_on(async move {
@@ -148,8 +152,9 @@ fn log_event(e: &GatewayEvent) {
 }
 
 pub fn run_setup_code(ctx: &Ctx, a: SetupCodeArgs) -> CliResult {
-    let ttl = setup::parse_duration_ms(&a.ttl)
-        .ok_or_else(|| Failure::usage(format!("invalid --ttl: {} (use e.g. 10m, 90s, 1h)", a.ttl)))?;
+    let ttl = setup::parse_duration_ms(&a.ttl).ok_or_else(|| {
+        Failure::usage(format!("invalid --ttl: {} (use e.g. 10m, 90s, 1h)", a.ttl))
+    })?;
     let chosen = setup::choose_url(a.url.as_deref(), &a.bind, a.port).map_err(Failure::usage)?;
     if let Some(w) = &chosen.warning {
         eprintln!("{w}");
@@ -194,14 +199,19 @@ fn say(line: &str) {
 const JOIN_GIVE_UP_MS: i64 = 20 * 60_000;
 
 pub fn run_join(ctx: &Ctx, a: JoinArgs) -> CliResult {
-    let payload = setup::decode(&a.setup_code)
-        .ok_or_else(|| Failure::usage("invalid setup code (expected base64url JSON with url and token)"))?;
+    let payload = setup::decode(&a.setup_code).ok_or_else(|| {
+        Failure::usage("invalid setup code (expected base64url JSON with url and token)")
+    })?;
     let setup_token = payload
         .token
         .clone()
         .ok_or_else(|| Failure::error("password setup codes are not supported by clawpair join"))?;
-    let url = setup::normalize_url(&payload.url)
-        .ok_or_else(|| Failure::usage(format!("invalid gateway URL in setup code: {}", payload.url)))?;
+    let url = setup::normalize_url(&payload.url).ok_or_else(|| {
+        Failure::usage(format!(
+            "invalid gateway URL in setup code: {}",
+            payload.url
+        ))
+    })?;
     let name = a.name.clone().or_else(hostname);
     let id = identity::load_or_create_identity(&ctx.paths, clock::now_ms())?;
     say(&format!("device {}", id.device_id));
@@ -249,23 +259,35 @@ async fn join_loop(
                 continue;
             }
         };
-        let answer = match client::handshake(&mut ws, &opts, Some(&id), &nonce, clock::now_ms()).await {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("{e}; retrying");
-                tokio::time::sleep(backoff).await;
-                continue;
-            }
-        };
+        let answer =
+            match client::handshake(&mut ws, &opts, Some(&id), &nonce, clock::now_ms()).await {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("{e}; retrying");
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
+            };
         match answer {
             ConnectAnswer::Hello(h) => {
                 if let Some(tok) = h["auth"]["deviceToken"].as_str() {
                     let scopes: Vec<String> = h["auth"]["scopes"]
                         .as_array()
-                        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(str::to_string))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     let role = h["auth"]["role"].as_str().unwrap_or("node");
-                    identity::store_device_token(&ctx.paths, &id.device_id, role, tok, &scopes, clock::now_ms())?;
+                    identity::store_device_token(
+                        &ctx.paths,
+                        &id.device_id,
+                        role,
+                        tok,
+                        &scopes,
+                        clock::now_ms(),
+                    )?;
                     if !paired_once {
                         say(&format!(
                             "approved; device token stored in {}",
@@ -284,7 +306,10 @@ async fn join_loop(
             ConnectAnswer::Refused { error, close } => {
                 let code = error["details"]["code"].as_str().unwrap_or("");
                 if error["code"] == "NOT_PAIRED" && code == "PAIRING_REQUIRED" {
-                    let rid = error["details"]["requestId"].as_str().unwrap_or("?").to_string();
+                    let rid = error["details"]["requestId"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_string();
                     if waiting_for.as_deref() != Some(rid.as_str()) {
                         say(&format!("waiting for approval (request {rid})"));
                         waiting_for = Some(rid);
@@ -294,7 +319,10 @@ async fn join_loop(
                     continue;
                 }
                 let reason = close.map(|c| c.1).unwrap_or_default();
-                if stored.is_some() && (code == "AUTH_DEVICE_TOKEN_MISMATCH" || reason.contains("device token mismatch")) {
+                if stored.is_some()
+                    && (code == "AUTH_DEVICE_TOKEN_MISMATCH"
+                        || reason.contains("device token mismatch"))
+                {
                     identity::clear_device_token(&ctx.paths, &id.device_id, "node")?;
                     say("stored device token refused; asking again with the setup code");
                     continue;
@@ -307,10 +335,12 @@ async fn join_loop(
                 let msg = error["message"].as_str().unwrap_or("refused").to_string();
                 if msg.starts_with("unauthorized") && stored.is_none() {
                     return Err(Failure::error(match waiting_for {
-                        Some(rid) => format!(
-                            "request {rid} was rejected, or the setup code expired ({msg})"
-                        ),
-                        None => format!("the setup code is expired, already used or unknown ({msg})"),
+                        Some(rid) => {
+                            format!("request {rid} was rejected, or the setup code expired ({msg})")
+                        }
+                        None => {
+                            format!("the setup code is expired, already used or unknown ({msg})")
+                        }
                     }));
                 }
                 return Err(Failure::error(format!("gateway refused: {msg}")));

@@ -114,6 +114,7 @@ pub(crate) struct Shared {
     started: Instant,
     shutdown: watch::Receiver<bool>,
     shutdown_seq: std::sync::OnceLock<u64>,
+    announced: Mutex<HashMap<String, Instant>>,
 }
 
 fn now() -> i64 {
@@ -291,6 +292,7 @@ pub(crate) fn new_shared(
         started: Instant::now(),
         shutdown,
         shutdown_seq: std::sync::OnceLock::new(),
+        announced: Mutex::new(HashMap::new()),
     })
 }
 
@@ -496,6 +498,17 @@ fn notice_changes(
 }
 
 fn announce_resolved(shared: &Shared, rid: &str, device_id: &str, decision: &str, t: i64) {
+    {
+        // A request is resolved once; never announce it twice.
+        let mut seen = lock(&shared.announced);
+        if seen.len() > 4096 {
+            let cutoff = Instant::now() - Duration::from_secs(600);
+            seen.retain(|_, at| *at > cutoff);
+        }
+        if seen.insert(rid.to_string(), Instant::now()).is_some() {
+            return;
+        }
+    }
     shared.broadcast(
         "device.pair.resolved",
         json!({"requestId": rid, "deviceId": device_id, "decision": decision, "ts": t}),
