@@ -12,7 +12,7 @@ use clawpair::gateway::client::ClientWs;
 use clawpair::gateway::crypto::{self, SignedFields};
 use clawpair::gateway::frames::parse_connect_params;
 use clawpair::gateway::identity::DeviceIdentity;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use support::*;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
