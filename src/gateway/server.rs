@@ -78,6 +78,8 @@ const NODE_METHODS: &[&str] = &["node.invoke.result", "node.event", "skills.bins
 /// Outbound queue per connection; a full queue drops broadcast events (slow consumer).
 const OUT_QUEUE: usize = 64;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Most presence entries sent in a `hello-ok` snapshot.
+const PRESENCE_IN_HELLO: usize = 32;
 
 /// Something to send on one connection.
 enum Out {
@@ -201,8 +203,11 @@ impl Shared {
 
     fn presence_snapshot(&self) -> Vec<Value> {
         let p = lock(&self.presence);
-        p.values()
-            .filter(|e| e.connected)
+        let mut live: Vec<&Presence> = p.values().filter(|e| e.connected).collect();
+        // Bounded: a hello-ok must not grow with the number of connected devices.
+        live.sort_by_key(|e| std::cmp::Reverse(e.last_seen_ms));
+        live.truncate(PRESENCE_IN_HELLO);
+        live.into_iter()
             .map(|e| {
                 let mut m = serde_json::Map::new();
                 m.insert(
@@ -429,10 +434,15 @@ async fn watcher(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let period = Duration::from_millis(shared.cfg.watch_interval_ms.max(50));
     let mut iv = tokio::time::interval(period);
+    let mut last_trim = Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = iv.tick() => {}
+        }
+        if last_trim.elapsed() >= Duration::from_secs(5) {
+            last_trim = Instant::now();
+            release_free_memory();
         }
         // Read through the writer thread so the known-request map and the
         // files are always seen in the same order.
@@ -454,6 +464,15 @@ async fn watcher(shared: Arc<Shared>) {
             }
             announce_resolved(&shared, &rid, &device_id, decision, t);
         }
+    }
+}
+
+/// Hands memory freed after a burst of handshakes back to the OS (glibc keeps it otherwise).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -573,7 +592,11 @@ async fn handle_socket_inner(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketA
     };
     let accepted = tokio::time::timeout_at(
         deadline,
-        tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config(&shared.cfg))),
+        Box::pin(tokio_tungstenite::accept_hdr_async_with_config(
+            tcp,
+            cb,
+            Some(ws_config(&shared.cfg)),
+        )),
     )
     .await;
     let ws = match accepted {
@@ -653,7 +676,8 @@ async fn handle_socket_inner(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketA
         origin: hdr.origin.clone(),
         nonce,
     };
-    let session = match connect(shared, &req, &ctx).await {
+    // Boxed: the connect state machine is large and short-lived; the session task keeps only what it needs.
+    let session = match Box::pin(connect(shared, &req, &ctx)).await {
         Ok(s) => s,
         Err(f) => {
             if f.counts_as_failure {
@@ -1237,7 +1261,9 @@ fn operator_session(
     hello.insert(
         "snapshot".into(),
         json!({
-            "presence": shared.presence_snapshot(),
+            // Nodes never read the snapshot; keeping their hello-ok small keeps
+            // the per-connection write buffer small.
+            "presence": if p.role() == "node" { Vec::new() } else { shared.presence_snapshot() },
             "health": shared.health(),
             "stateVersion": {"presence": 0, "health": 0},
             "uptimeMs": shared.started.elapsed().as_millis() as u64,
@@ -1267,7 +1293,7 @@ async fn run_session(
     mut sink: Sink,
     mut stream: Stream,
     connect_id: String,
-    session: Session,
+    mut session: Session,
     ctx: ConnCtx,
 ) {
     let conn_no = shared.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -1285,7 +1311,7 @@ async fn run_session(
             pairing_events,
         },
     );
-    let hello = frames::res_ok(&connect_id, session.hello.clone());
+    let hello = frames::res_ok(&connect_id, std::mem::take(&mut session.hello));
     let sent = sink.send(Message::text(hello)).await.is_ok();
     if let (true, Some(t), Some(d)) = (sent, &session.setup_token_used, &session.device_id) {
         let (paths, d, _t) = (shared.paths.clone(), d.clone(), t.clone());
