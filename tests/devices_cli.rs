@@ -535,3 +535,19 @@ fn extreme_timestamps_do_not_panic() {
         assert!(!stderr(&o).contains("panicked"));
     }
 }
+
+#[test]
+fn hand_written_non_uuid_request_is_listed_and_rejected() {
+    let st = State::new(None, None);
+    fs::write(
+        st.dir().join("devices/pending.json"),
+        pending_with("manual-1", NODE),
+    )
+    .unwrap();
+    let o = st.run(LISTED_AT, &["devices", "list", "--json"]);
+    assert_eq!(json(&stdout(&o))["pending"][0]["requestId"], "manual-1");
+    let o = st.run(LISTED_AT, &["devices", "reject", "manual-1"]);
+    assert!(o.status.success());
+    assert_eq!(stdout(&o), format!("Rejected {NODE}\n"));
+    assert_eq!(st.file("pending.json"), "{}");
+}

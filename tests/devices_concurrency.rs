@@ -173,3 +173,41 @@ fn concurrent_processes_lose_nothing() {
         "no lock or temp files left"
     );
 }
+
+#[test]
+fn a_held_lock_is_respected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().to_path_buf();
+    let store = DeviceStore::new(state.join("devices"));
+    let r = store.request_pairing(input("dev-x", "node"), NOW).unwrap();
+    let before = fs::read_to_string(store.pending_path()).unwrap();
+
+    // Another live process (this one) holds pending.json.lock.
+    let lock = state.join("devices/pending.json.lock");
+    let now = clawpair::clock::system_now_ms();
+    fs::write(
+        &lock,
+        format!(
+            "{{\n  \"pid\": {},\n  \"createdAt\": \"{}\"\n}}",
+            std::process::id(),
+            clawpair::clock::format_iso_ms(now)
+        ),
+    )
+    .unwrap();
+    let child = spawn(&state, &["devices", "reject", &r.request.request_id]);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(
+        fs::read_to_string(store.pending_path()).unwrap(),
+        before,
+        "nothing written while the lock is held"
+    );
+    fs::remove_file(&lock).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read_to_string(store.pending_path()).unwrap(), "{}");
+    assert!(!lock.exists());
+}

@@ -8,16 +8,15 @@
 
 use std::io::Write;
 
-use clap::Subcommand;
-use serde_json::{Map, Value};
-
 use super::table::{self, Column};
 use super::{CliResult, Ctx, Failure};
 use crate::clock;
-use crate::devices::store::{list_payload_of, redact_device, DeviceStore};
+use crate::devices::payload;
+use crate::devices::store::{list_payload_of, DeviceStore};
 use crate::devices::{new_token, DeviceState, PairedDevice, PendingRequest};
 use crate::jsonfmt;
 use crate::sanitize::for_terminal;
+use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum DevicesCommand {
@@ -130,10 +129,7 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
                 st.approve(&id, token, now)
             })?;
             if json {
-                let mut m = Map::new();
-                m.insert("requestId".into(), approved.request.request_id.into());
-                m.insert("device".into(), redact_device(&approved.device));
-                emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+                emit(&jsonfmt::to_pretty_nl(&payload::approve_payload(&approved)))
             } else {
                 emit(&format!(
                     "Approved {} ({})\n",
@@ -150,10 +146,7 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
             maybe_repair(&store, repair, now)?;
             let req = store.reject(&request_id, now)?;
             if json {
-                let mut m = Map::new();
-                m.insert("requestId".into(), req.request_id.into());
-                m.insert("deviceId".into(), req.device_id.into());
-                emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+                emit(&jsonfmt::to_pretty_nl(&payload::reject_payload(&req)))
             } else {
                 emit(&format!("Rejected {}\n", for_terminal(&req.device_id)))
             }
@@ -166,9 +159,7 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
             maybe_repair(&store, repair, now)?;
             let dev = store.remove(&device_id, now)?;
             if json {
-                let mut m = Map::new();
-                m.insert("deviceId".into(), dev.device_id.into());
-                emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+                emit(&jsonfmt::to_pretty_nl(&payload::remove_payload(&dev)))
             } else {
                 emit(&format!("Removed {}\n", for_terminal(&dev.device_id)))
             }
@@ -187,16 +178,9 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
                 Some(scopes)
             };
             let rec = store.rotate(&device, &role, scopes, now)?;
-            let mut m = Map::new();
-            m.insert("deviceId".into(), device.into());
-            m.insert("role".into(), rec.role.into());
-            m.insert("token".into(), rec.token.into());
-            m.insert("scopes".into(), rec.scopes.into());
-            m.insert(
-                "rotatedAtMs".into(),
-                rec.rotated_at_ms.unwrap_or(now).into(),
-            );
-            emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+            emit(&jsonfmt::to_pretty_nl(&payload::rotate_payload(
+                &device, &rec,
+            )))
         }
         DevicesCommand::Revoke {
             device,
@@ -206,14 +190,9 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
         } => {
             maybe_repair(&store, repair, now)?;
             let rec = store.revoke(&device, &role, now)?;
-            let mut m = Map::new();
-            m.insert("deviceId".into(), device.into());
-            m.insert("role".into(), rec.role.into());
-            m.insert(
-                "revokedAtMs".into(),
-                rec.revoked_at_ms.unwrap_or(now).into(),
-            );
-            emit(&jsonfmt::to_pretty_nl(&Value::Object(m)))
+            emit(&jsonfmt::to_pretty_nl(&payload::revoke_payload(
+                &device, &rec,
+            )))
         }
     }
 }

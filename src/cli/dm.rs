@@ -124,34 +124,10 @@ pub fn run(ctx: &Ctx, cmd: PairingCommand) -> CliResult {
             Ok(())
         }
         PairingCommand::Approve { args, opts, write } => {
-            let (channel, code) =
-                channel_and_code(&store, "approve", &args, opts.channel.as_deref())?;
-            let store = store.with_repair(write.repair);
-            match store.approve(&channel, &code, blank_to_none(opts.account.as_deref()), now)? {
-                Some(a) => {
-                    println!("Approved {channel} sender {}.", for_terminal(&a.id));
-                    Ok(())
-                }
-                None => Err(Failure::error(format!(
-                    "No pending pairing request found for code: {}",
-                    for_terminal(&code)
-                ))),
-            }
+            decide(store, true, &args, &opts, &write, now)
         }
         PairingCommand::Reject { args, opts, write } => {
-            let (channel, code) =
-                channel_and_code(&store, "reject", &args, opts.channel.as_deref())?;
-            let store = store.with_repair(write.repair);
-            match store.reject(&channel, &code, blank_to_none(opts.account.as_deref()), now)? {
-                Some(r) => {
-                    println!("Rejected {channel} sender {}.", for_terminal(&r.id));
-                    Ok(())
-                }
-                None => Err(Failure::error(format!(
-                    "No pending pairing request found for code: {}",
-                    for_terminal(&code)
-                ))),
-            }
+            decide(store, false, &args, &opts, &write, now)
         }
         PairingCommand::Request {
             channel,
@@ -219,6 +195,37 @@ pub fn run(ctx: &Ctx, cmd: PairingCommand) -> CliResult {
             );
             Ok(())
         }
+    }
+}
+
+/// `approve` (allow the sender) or `reject` (dismiss the request) by code.
+fn decide(
+    store: DmStore,
+    approve: bool,
+    args: &[String],
+    opts: &ChannelOpts,
+    write: &WriteOpts,
+    now: i64,
+) -> CliResult {
+    let verb = if approve { "approve" } else { "reject" };
+    let (channel, code) = channel_and_code(&store, verb, args, opts.channel.as_deref())?;
+    let store = store.with_repair(write.repair);
+    let account = blank_to_none(opts.account.as_deref());
+    let sender = if approve {
+        store.approve(&channel, &code, account, now)?.map(|a| a.id)
+    } else {
+        store.reject(&channel, &code, account, now)?.map(|r| r.id)
+    };
+    match sender {
+        Some(id) => {
+            let done = if approve { "Approved" } else { "Rejected" };
+            println!("{done} {channel} sender {}.", for_terminal(&id));
+            Ok(())
+        }
+        None => Err(Failure::error(format!(
+            "No pending pairing request found for code: {}",
+            for_terminal(&code)
+        ))),
     }
 }
 

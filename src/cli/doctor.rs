@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{CliResult, Ctx, Failure};
-use crate::devices::{PairedDevice, PendingRequest};
+use crate::devices::store;
 use crate::dm::allowlist::AllowDoc;
 use crate::dm::pairing::PairingDoc;
 use crate::error::StoreError;
@@ -72,9 +72,11 @@ pub fn run(ctx: &Ctx, repair: bool) -> CliResult {
     for file in list_files(&p.devices_dir) {
         match file_name(&file).as_str() {
             "pending.json" => check_file(&mut r, &file, |path, b| {
-                parse_map::<PendingRequest>(path, b)
+                b.map_or(Ok(()), |b| store::parse_pending(path, b).map(|_| ()))
             }),
-            "paired.json" => check_file(&mut r, &file, parse_map::<PairedDevice>),
+            "paired.json" => check_file(&mut r, &file, |path, b| {
+                b.map_or(Ok(()), |b| store::parse_paired(path, b).map(|_| ()))
+            }),
             _ => check_aux(&mut r, &file),
         }
     }
@@ -127,32 +129,6 @@ fn list_files(dir: &Path) -> Vec<PathBuf> {
     };
     out.sort();
     out
-}
-
-/// A devices file is a JSON object of records; checks each one against our model.
-fn parse_map<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    bytes: Option<&[u8]>,
-) -> Result<(), StoreError> {
-    let Some(bytes) = bytes.filter(|b| !fsutil::is_blank(b)) else {
-        return Ok(());
-    };
-    let v = fsutil::parse_json(path, bytes)?;
-    let serde_json::Value::Object(map) = v else {
-        return Err(StoreError::Shape {
-            path: path.to_path_buf(),
-            message: "expected an object keyed by id".into(),
-        });
-    };
-    for (k, entry) in map {
-        if let Err(e) = serde_json::from_value::<T>(entry) {
-            return Err(StoreError::Shape {
-                path: path.to_path_buf(),
-                message: format!("entry {k:?}: {e}"),
-            });
-        }
-    }
-    Ok(())
 }
 
 fn check_dir_mode(r: &mut Report, dir: &Path) {

@@ -1138,6 +1138,22 @@ mod tests {
     }
 
     #[test]
+    fn request_after_remove_is_fresh_not_repair() {
+        let mut st = DeviceState::default();
+        st.request(node_input(), "r1".into(), 1);
+        st.approve("r1", "A".into(), 2).unwrap();
+        st.remove(NODE).unwrap();
+        let out = st.request(node_input(), "r2".into(), 3);
+        assert!(out.created);
+        assert!(!out.request.is_repair);
+        // Reject forgets the request: the next connect gets a new id.
+        st.reject("r2").unwrap();
+        let out = st.request(node_input(), "r3".into(), 4);
+        assert!(out.created);
+        assert_eq!(out.request.request_id, "r3");
+    }
+
+    #[test]
     fn latest_pending_is_largest_ts() {
         let mut st = DeviceState::default();
         st.request(node_input(), "old".into(), 5);

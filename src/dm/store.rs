@@ -108,24 +108,19 @@ impl DmStore {
         Ok(self.dir.join(keys::allow_file_name(channel, account)?))
     }
 
-    fn read_pairing(&self, path: &Path) -> Result<PairingDoc> {
-        let bytes = fsutil::read_optional(path)?;
-        PairingDoc::parse(path, bytes.as_deref())
-    }
-
-    fn read_allow(&self, path: &Path) -> Result<AllowDoc> {
-        let bytes = fsutil::read_optional(path)?;
-        AllowDoc::parse(path, bytes.as_deref())
-    }
-
-    /// Reads for a write: a damaged file is an error, or with `repair` is moved aside.
-    fn read_for_write<T>(
-        &self,
-        path: &Path,
-        read: impl Fn(&Path) -> Result<T>,
-        empty: T,
-    ) -> Result<T> {
-        match read(path) {
+    /// Takes the lock of `path`, creates the file when missing (as every
+    /// OpenClaw write operation does) and reads it for a change. A damaged file
+    /// is an error, or with `repair` is first moved aside.
+    ///
+    /// OpenClaw creates the missing file *before* taking the lock, which lets a
+    /// racing writer rename an empty file over a request another process just
+    /// wrote; clawpair does it while holding the lock.
+    fn open<D: Doc>(&self, path: &Path) -> Result<(lock::LockGuard, D)> {
+        let guard = lock::acquire(path)?;
+        if path.symlink_metadata().is_err() {
+            fsutil::write_atomic(path, D::default().to_json().as_bytes())?;
+        }
+        let doc = match read::<D>(path) {
             Err(
                 e @ (StoreError::Malformed { .. }
                 | StoreError::Shape { .. }
@@ -133,28 +128,17 @@ impl DmStore {
             ) if self.repair => {
                 let moved = fsutil::move_aside(path, crate::clock::system_now_ms())?;
                 tracing::warn!("{e}; moved it aside to {}", moved.display());
-                Ok(empty)
+                D::default()
             }
-            other => other,
-        }
-    }
-
-    /// Like OpenClaw, every locked operation leaves the file behind (an empty
-    /// document when it was missing). OpenClaw does this *before* taking the
-    /// lock, which lets a racing writer rename an empty file over a request
-    /// another process just wrote; clawpair does it while holding the lock.
-    fn ensure_exists(&self, path: &Path, empty_json: &str) -> Result<()> {
-        if path.exists() || path.symlink_metadata().is_ok() {
-            return Ok(());
-        }
-        fsutil::write_atomic(path, empty_json.as_bytes())
+            other => other?,
+        };
+        Ok((guard, doc))
     }
 
     /// Read-only view of a channel's requests: expired and over-cap requests
     /// dropped in memory, nothing written, no lock. For watchers and renderers.
     pub fn read_requests(&self, channel: &str, now_ms: i64) -> Result<Vec<PairingRequest>> {
-        let path = self.pairing_path(channel)?;
-        let mut doc = self.read_pairing(&path)?;
+        let mut doc: PairingDoc = read(&self.pairing_path(channel)?)?;
         doc.prune(now_ms);
         Ok(doc.visible(None))
     }
@@ -168,11 +152,9 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Vec<PairingRequest>> {
         let path = self.pairing_path(channel)?;
-        let _guard = lock::acquire(&path)?;
-        self.ensure_exists(&path, &PairingDoc::default().to_json())?;
-        let mut doc = self.read_pairing(&path)?;
+        let (_guard, mut doc) = self.open::<PairingDoc>(&path)?;
         if doc.prune(now_ms) {
-            fsutil::write_atomic(&path, doc.to_json().as_bytes())?;
+            save(&path, &doc)?;
         }
         Ok(doc.visible(account))
     }
@@ -187,15 +169,31 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Upserted> {
         let path = self.pairing_path(channel)?;
-        let _guard = lock::acquire(&path)?;
-        self.ensure_exists(&path, &PairingDoc::default().to_json())?;
-        let mut doc =
-            self.read_for_write(&path, |p| self.read_pairing(p), PairingDoc::default())?;
+        let (_guard, mut doc) = self.open::<PairingDoc>(&path)?;
         let (result, write) = doc.upsert(id, account, meta, now_ms)?;
         if write {
-            fsutil::write_atomic(&path, doc.to_json().as_bytes())?;
+            save(&path, &doc)?;
         }
         Ok(result)
+    }
+
+    /// Removes the first live request matching `code` (and `account`) and
+    /// writes the file; also persists any expiry it noticed. The lock is
+    /// returned so a caller can finish related work while still holding it.
+    fn take_request(
+        &self,
+        path: &Path,
+        code: &str,
+        account: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(lock::LockGuard, Option<serde_json::Value>)> {
+        let (guard, mut doc) = self.open::<PairingDoc>(path)?;
+        let expired = doc.drop_expired(now_ms);
+        let taken = doc.find_code(code, account).map(|i| doc.requests.remove(i));
+        if taken.is_some() || expired {
+            save(path, &doc)?;
+        }
+        Ok((guard, taken))
     }
 
     /// Approves the request with `code`: removes it, then (still holding the
@@ -210,25 +208,16 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Option<Approved>> {
         let path = self.pairing_path(channel)?;
-        let _guard = lock::acquire(&path)?;
-        self.ensure_exists(&path, &PairingDoc::default().to_json())?;
-        let mut doc =
-            self.read_for_write(&path, |p| self.read_pairing(p), PairingDoc::default())?;
-        let expired = doc.drop_expired(now_ms);
-        let Some(i) = doc.find_code(code, account) else {
-            if expired {
-                fsutil::write_atomic(&path, doc.to_json().as_bytes())?;
-            }
+        let (_guard, taken) = self.take_request(&path, code, account, now_ms)?;
+        let Some(raw) = taken else {
             return Ok(None);
         };
-        let raw = doc.requests.remove(i);
         let entry = PairingRequest::from_value(&raw).ok_or_else(|| {
             StoreError::Invalid(format!(
                 "{}: the matching request has no sender id",
                 path.display()
             ))
         })?;
-        fsutil::write_atomic(&path, doc.to_json().as_bytes())?;
         let given = account.map(str::trim).filter(|a| !a.is_empty());
         let stored = raw
             .get("meta")
@@ -236,8 +225,9 @@ impl DmStore {
             .and_then(serde_json::Value::as_str)
             .map(str::trim)
             .filter(|a| !a.is_empty());
-        let target = given.or(stored);
-        let (allow_file, added) = self.allow_add_locked(channel, target, &entry.id)?;
+        let (allow_file, added) = self.allow_update(channel, given.or(stored), |doc, loaded| {
+            doc.add(channel, &entry.id, loaded)
+        })?;
         Ok(Some(Approved {
             id: entry.id.clone(),
             entry,
@@ -257,54 +247,40 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Option<PairingRequest>> {
         let path = self.pairing_path(channel)?;
-        let _guard = lock::acquire(&path)?;
-        let mut doc =
-            self.read_for_write(&path, |p| self.read_pairing(p), PairingDoc::default())?;
-        let expired = doc.drop_expired(now_ms);
-        let Some(i) = doc.find_code(code, account) else {
-            if expired {
-                fsutil::write_atomic(&path, doc.to_json().as_bytes())?;
-            }
-            return Ok(None);
-        };
-        let raw = doc.requests.remove(i);
-        fsutil::write_atomic(&path, doc.to_json().as_bytes())?;
-        Ok(PairingRequest::from_value(&raw))
+        let (_guard, taken) = self.take_request(&path, code, account, now_ms)?;
+        Ok(taken.as_ref().and_then(PairingRequest::from_value))
     }
 
-    fn allow_add_locked(
+    /// A locked change of one allow-list file; written only when `change` says it changed.
+    fn allow_update(
         &self,
         channel: &str,
         account: Option<&str>,
-        entry: &str,
+        change: impl FnOnce(&mut AllowDoc, bool) -> bool,
     ) -> Result<(PathBuf, bool)> {
         let path = self.allow_path(channel, account)?;
-        let _guard = lock::acquire(&path)?;
-        self.ensure_exists(&path, &AllowDoc::default().to_json())?;
-        let mut doc = self.read_for_write(&path, |p| self.read_allow(p), AllowDoc::default())?;
-        let added = doc.add(channel, entry, self.plugin_loaded(channel));
-        if added {
-            fsutil::write_atomic(&path, doc.to_json().as_bytes())?;
+        let (_guard, mut doc) = self.open::<AllowDoc>(&path)?;
+        let changed = change(&mut doc, self.plugin_loaded(channel));
+        if changed {
+            save(&path, &doc)?;
         }
-        Ok((path, added))
+        Ok((path, changed))
     }
 
     /// Adds `entry` to an allow-list file; true when it was not there yet.
     pub fn allow_add(&self, channel: &str, account: Option<&str>, entry: &str) -> Result<bool> {
-        Ok(self.allow_add_locked(channel, account, entry)?.1)
+        let update = self.allow_update(channel, account, |doc, loaded| {
+            doc.add(channel, entry, loaded)
+        })?;
+        Ok(update.1)
     }
 
     /// Removes `entry` from one allow-list file; true when it was there.
     pub fn allow_remove(&self, channel: &str, account: Option<&str>, entry: &str) -> Result<bool> {
-        let path = self.allow_path(channel, account)?;
-        let _guard = lock::acquire(&path)?;
-        self.ensure_exists(&path, &AllowDoc::default().to_json())?;
-        let mut doc = self.read_for_write(&path, |p| self.read_allow(p), AllowDoc::default())?;
-        let removed = doc.remove(channel, entry, self.plugin_loaded(channel));
-        if removed {
-            fsutil::write_atomic(&path, doc.to_json().as_bytes())?;
-        }
-        Ok(removed)
+        let update = self.allow_update(channel, account, |doc, loaded| {
+            doc.remove(channel, entry, loaded)
+        })?;
+        Ok(update.1)
     }
 
     /// Revokes a sender from everything that makes up an account's effective
@@ -337,9 +313,7 @@ impl DmStore {
     /// The allow-list of one file, normalised (no lock, no write).
     pub fn allow_entries(&self, channel: &str, account: Option<&str>) -> Result<Vec<String>> {
         let path = self.allow_path(channel, account)?;
-        Ok(self
-            .read_allow(&path)?
-            .normalized(channel, self.plugin_loaded(channel)))
+        Ok(read::<AllowDoc>(&path)?.normalized(channel, self.plugin_loaded(channel)))
     }
 
     /// What the bot accepts from the store for `account`: for `default` the
@@ -414,7 +388,7 @@ impl DmStore {
         let mut out = Vec::new();
         for ch in self.channels()? {
             for (acc, path) in &ch.allowlists {
-                let (entries, error) = match self.read_allow(path) {
+                let (entries, error) = match read::<AllowDoc>(path) {
                     Ok(d) => (
                         d.normalized(&ch.channel, self.plugin_loaded(&ch.channel)),
                         None,
@@ -432,6 +406,40 @@ impl DmStore {
         }
         Ok(out)
     }
+}
+
+/// A credentials document: how it is parsed and how it is written.
+trait Doc: Default + Sized {
+    fn parse(path: &Path, bytes: Option<&[u8]>) -> Result<Self>;
+    fn to_json(&self) -> String;
+}
+
+impl Doc for PairingDoc {
+    fn parse(path: &Path, bytes: Option<&[u8]>) -> Result<Self> {
+        PairingDoc::parse(path, bytes)
+    }
+    fn to_json(&self) -> String {
+        PairingDoc::to_json(self)
+    }
+}
+
+impl Doc for AllowDoc {
+    fn parse(path: &Path, bytes: Option<&[u8]>) -> Result<Self> {
+        AllowDoc::parse(path, bytes)
+    }
+    fn to_json(&self) -> String {
+        AllowDoc::to_json(self)
+    }
+}
+
+/// Reads a document without locking (a missing file is the empty document).
+fn read<D: Doc>(path: &Path) -> Result<D> {
+    let bytes = fsutil::read_optional(path)?;
+    D::parse(path, bytes.as_deref())
+}
+
+fn save<D: Doc>(path: &Path, doc: &D) -> Result<()> {
+    fsutil::write_atomic(path, doc.to_json().as_bytes())
 }
 
 /// Splits `<channel>[-<account>]` using the longest known channel that fits;
