@@ -665,3 +665,40 @@ async fn bind_failure_is_an_event() {
     h.wait().await;
     let _ = ConnectAnswer::Closed(None);
 }
+
+#[tokio::test]
+async fn pending_requests_are_limited_per_address() {
+    let mut c = cfg();
+    c.max_pending_per_addr = 2;
+    let gw = gateway(c).await;
+    let ids: Vec<DeviceIdentity> = (0..3).map(|_| DeviceIdentity::generate(now())).collect();
+    for id in &ids[..2] {
+        let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(id)).await;
+        assert_eq!(refused(&a).0["message"], "pairing required");
+    }
+    let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&ids[2])).await;
+    let (e, close) = refused(&a);
+    assert_eq!(e["code"], "UNAVAILABLE");
+    assert_eq!(e["retryable"], true);
+    assert_eq!(close.unwrap().0, 1008);
+    assert_eq!(pending_json(&gw.paths).as_object().unwrap().len(), 2);
+    // Devices already pending may still reconnect (merge).
+    let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&ids[0])).await;
+    assert_eq!(refused(&a).0["message"], "pairing required");
+}
+
+#[tokio::test]
+async fn loopback_bind_also_listens_on_ipv6() {
+    let gw = gateway(cfg()).await;
+    let port = gw.handle.local_addr().unwrap().port();
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        return; // no IPv6 loopback here
+    }
+    let (_, a) = connect(
+        &format!("ws://[::1]:{port}"),
+        &ConnectOptions::cli_operator(TOKEN),
+        None,
+    )
+    .await;
+    hello(&a);
+}

@@ -151,7 +151,7 @@ impl Shared {
         }
         let q = l.failures.entry(ip).or_default();
         q.push_back(Instant::now());
-        while q.len() > self.cfg.max_failed_handshakes_per_minute as usize + 1 {
+        while q.len() > 2 * self.cfg.max_failed_handshakes_per_minute as usize + 1 {
             q.pop_front();
         }
     }
@@ -242,26 +242,40 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Starts listening; `Err` carries the bind error text.
-pub(crate) async fn bind(cfg: &GatewayConfig) -> Result<TcpListener, String> {
+/// Starts listening; `Err` carries the bind error text. The default
+/// loopback bind also listens on `[::1]` at the same port when it can, as
+/// OpenClaw does (clients resolving `localhost` to `::1` still connect).
+pub(crate) async fn bind(cfg: &GatewayConfig) -> Result<Vec<TcpListener>, String> {
     let host = cfg
         .bind
         .trim()
         .trim_start_matches('[')
         .trim_end_matches(']');
+    let loopback_pair = host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1";
     let addr = if host.eq_ignore_ascii_case("localhost") {
         "127.0.0.1"
     } else {
         host
     };
-    match addr.parse::<IpAddr>() {
+    let primary = match addr.parse::<IpAddr>() {
         Ok(ip) => TcpListener::bind(SocketAddr::new(ip, cfg.port))
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| e.to_string())?,
         Err(_) => TcpListener::bind((addr, cfg.port))
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| e.to_string())?,
+    };
+    let mut out = vec![];
+    if loopback_pair {
+        if let Ok(a) = primary.local_addr() {
+            let v6 = SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), a.port());
+            if let Ok(l) = TcpListener::bind(v6).await {
+                out.push(l);
+            }
+        }
     }
+    out.insert(0, primary);
+    Ok(out)
 }
 
 pub(crate) fn new_shared(
@@ -302,18 +316,29 @@ pub(crate) fn new_shared(
 }
 
 /// Accept loop plus ticker and watcher; returns after a clean shutdown.
-pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
+pub(crate) async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
     let mut shutdown = shared.shutdown.clone();
     let tasks = tokio_util_like::TaskTracker::default();
-    {
-        let s = shared.clone();
-        tasks.spawn(ticker(s));
-        let s = shared.clone();
-        tasks.spawn(watcher(s));
+    tasks.spawn(ticker(shared.clone()));
+    tasks.spawn(watcher(shared.clone()));
+    for l in listeners {
+        tasks.spawn(accept_loop(shared.clone(), l, tasks.clone()));
     }
+    let _ = shutdown.changed().await;
+    // Every session sends `shutdown` and closes with 1012 on its own.
+    tasks.wait(Duration::from_secs(3)).await;
+    shared.emit(GatewayEvent::Stopped);
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tasks: tokio_util_like::TaskTracker,
+) {
+    let mut shutdown = shared.shutdown.clone();
     loop {
         tokio::select! {
-            _ = shutdown.changed() => break,
+            _ = shutdown.changed() => return,
             acc = listener.accept() => {
                 let Ok((tcp, peer)) = acc else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -325,24 +350,23 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
                 }
                 // Addresses far over their failure budget are dropped unread.
                 let ip = canonical_ip(peer.ip());
-                if shared.locked_out(ip).is_some() && failures_of(&shared, ip) >= 2 * shared.cfg.max_failed_handshakes_per_minute as usize {
+                if shared.locked_out(ip).is_some()
+                    && failures_of(&shared, ip)
+                        >= 2 * shared.cfg.max_failed_handshakes_per_minute as usize
+                {
                     drop(tcp);
                     continue;
                 }
                 let _ = tcp.set_nodelay(true);
                 let s = shared.clone();
+                s.open_sockets.fetch_add(1, Ordering::Relaxed);
                 tasks.spawn(async move {
-                    s.open_sockets.fetch_add(1, Ordering::Relaxed);
                     handle_socket(s.clone(), tcp, peer).await;
                     s.open_sockets.fetch_sub(1, Ordering::Relaxed);
                 });
             }
         }
     }
-    drop(listener);
-    // Every session sends `shutdown` and closes with 1012 on its own.
-    tasks.wait(Duration::from_secs(3)).await;
-    shared.emit(GatewayEvent::Stopped);
 }
 
 fn failures_of(shared: &Shared, ip: IpAddr) -> usize {
