@@ -466,7 +466,8 @@ async fn watcher(shared: Arc<Shared>) {
         }
         if last_trim.elapsed() >= Duration::from_secs(5) {
             last_trim = Instant::now();
-            release_free_memory();
+            // Off the async workers: trimming walks the heap.
+            tokio::task::spawn_blocking(release_free_memory);
         }
         // Read through the writer thread so the known-request map and the
         // files are always seen in the same order.
