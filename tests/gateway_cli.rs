@@ -251,3 +251,61 @@ fn setup_code_output_and_loopback_warning() {
     let (ok, _, err) = run(&["--state-dir", s, "setup-code", "--ttl", "soon"]);
     assert!(!ok && err.contains("--ttl"));
 }
+
+#[test]
+fn key_change_means_a_new_request_and_revoke_refuses_the_old_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw_state = dir.path().join("gw");
+    let gw_state = gw_state.to_str().unwrap();
+    let port = free_port();
+    let port_s = port.to_string();
+    let mut gw = Proc::spawn(&[
+        "--state-dir",
+        gw_state,
+        "gateway",
+        "--port",
+        &port_s,
+        "--no-auto-approve-local",
+    ]);
+    gw.expect("listening on ws://", 20);
+    let node = dir.path().join("node");
+    let node_s = node.to_str().unwrap();
+    let pair = |code: &str| {
+        let mut join = Proc::spawn(&["--state-dir", node_s, "join", code, "--name", "n"]);
+        let dev = join.expect("device ", 20);
+        let rid = request_id(&join.expect("waiting for approval (request ", 20));
+        let (ok, out, err) = run(&["--state-dir", gw_state, "devices", "approve", &rid]);
+        assert!(ok, "{out}{err}");
+        join.expect("connected", 20);
+        (join, dev.trim_start_matches("device ").to_string())
+    };
+    let (join, dev1) = pair(&setup_code(gw_state, port, "10m"));
+    drop(join);
+    // The node's key changes (identity lost): a new device, a new request.
+    std::fs::remove_file(node.join("identity/device.json")).unwrap();
+    std::fs::remove_file(node.join("identity/device-auth.json")).unwrap();
+    let code2 = setup_code(gw_state, port, "10m");
+    let (join, dev2) = pair(&code2);
+    assert_ne!(dev1, dev2);
+    drop(join);
+    let tokens = std::fs::read_to_string(dir.path().join("gw/clawpair-setup-tokens.json")).unwrap();
+    assert!(tokens.contains("\"voidReason\": \"paired\""), "{tokens}");
+    // Revoke the node token: the stored device token is refused, the used
+    // setup code cannot bring it back, join says so and exits non-zero.
+    let (ok, out, err) = run(&[
+        "--state-dir",
+        gw_state,
+        "devices",
+        "revoke",
+        "--device",
+        &dev2,
+        "--role",
+        "node",
+    ]);
+    assert!(ok, "{out}{err}");
+    let mut join = Proc::spawn(&["--state-dir", node_s, "join", &code2]);
+    join.expect("stored device token refused", 20);
+    join.expect("setup code", 20);
+    let status = join.child.wait().unwrap();
+    assert!(!status.success());
+}

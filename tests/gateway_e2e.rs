@@ -702,3 +702,30 @@ async fn loopback_bind_also_listens_on_ipv6() {
     .await;
     hello(&a);
 }
+
+#[tokio::test]
+async fn unreadable_devices_file_is_never_overwritten() {
+    let gw = gateway(cfg()).await;
+    std::fs::create_dir_all(&gw.paths.devices_dir).unwrap();
+    std::fs::write(gw.paths.paired_devices(), "{not json").unwrap();
+    let id = DeviceIdentity::generate(now());
+    let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&id)).await;
+    let (e, _) = refused(&a);
+    assert_eq!(e["code"], "UNAVAILABLE");
+    assert_eq!(e["retryable"], true);
+    assert_eq!(
+        std::fs::read_to_string(gw.paths.paired_devices()).unwrap(),
+        "{not json"
+    );
+    let mut cli = connect(&gw.url, &ConnectOptions::cli_operator(TOKEN), None)
+        .await
+        .0;
+    let (r, _) = client::call(&mut cli, "device.pair.list", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r["error"]["code"], "UNAVAILABLE");
+    // Repaired by hand: the gateway works again without a restart.
+    std::fs::write(gw.paths.paired_devices(), "{}").unwrap();
+    let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&id)).await;
+    assert_eq!(refused(&a).0["message"], "pairing required");
+}
