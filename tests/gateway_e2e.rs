@@ -526,6 +526,21 @@ async fn approvals_made_elsewhere_are_noticed() {
     assert_eq!(ev["payload"]["decision"], "approved");
     let (_ws, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&id)).await;
     hello(&a);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        wait_event(&mut listener, "device.pair.resolved", 300)
+            .await
+            .is_none(),
+        "resolved once"
+    );
+    let mut gw = gw;
+    let mut n = 0;
+    while let Ok(e) = gw.events.try_recv() {
+        if matches!(e, GatewayEvent::DevicePairResolved { .. }) {
+            n += 1;
+        }
+    }
+    assert_eq!(n, 1);
 }
 
 #[tokio::test]
@@ -649,4 +664,68 @@ async fn bind_failure_is_an_event() {
     h.shutdown();
     h.wait().await;
     let _ = ConnectAnswer::Closed(None);
+}
+
+#[tokio::test]
+async fn pending_requests_are_limited_per_address() {
+    let mut c = cfg();
+    c.max_pending_per_addr = 2;
+    let gw = gateway(c).await;
+    let ids: Vec<DeviceIdentity> = (0..3).map(|_| DeviceIdentity::generate(now())).collect();
+    for id in &ids[..2] {
+        let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(id)).await;
+        assert_eq!(refused(&a).0["message"], "pairing required");
+    }
+    let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&ids[2])).await;
+    let (e, close) = refused(&a);
+    assert_eq!(e["code"], "UNAVAILABLE");
+    assert_eq!(e["retryable"], true);
+    assert_eq!(close.unwrap().0, 1008);
+    assert_eq!(pending_json(&gw.paths).as_object().unwrap().len(), 2);
+    // Devices already pending may still reconnect (merge).
+    let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&ids[0])).await;
+    assert_eq!(refused(&a).0["message"], "pairing required");
+}
+
+#[tokio::test]
+async fn loopback_bind_also_listens_on_ipv6() {
+    let gw = gateway(cfg()).await;
+    let port = gw.handle.local_addr().unwrap().port();
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        return; // no IPv6 loopback here
+    }
+    let (_, a) = connect(
+        &format!("ws://[::1]:{port}"),
+        &ConnectOptions::cli_operator(TOKEN),
+        None,
+    )
+    .await;
+    hello(&a);
+}
+
+#[tokio::test]
+async fn unreadable_devices_file_is_never_overwritten() {
+    let gw = gateway(cfg()).await;
+    std::fs::create_dir_all(&gw.paths.devices_dir).unwrap();
+    std::fs::write(gw.paths.paired_devices(), "{not json").unwrap();
+    let id = DeviceIdentity::generate(now());
+    let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&id)).await;
+    let (e, _) = refused(&a);
+    assert_eq!(e["code"], "UNAVAILABLE");
+    assert_eq!(e["retryable"], true);
+    assert_eq!(
+        std::fs::read_to_string(gw.paths.paired_devices()).unwrap(),
+        "{not json"
+    );
+    let mut cli = connect(&gw.url, &ConnectOptions::cli_operator(TOKEN), None)
+        .await
+        .0;
+    let (r, _) = client::call(&mut cli, "device.pair.list", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r["error"]["code"], "UNAVAILABLE");
+    // Repaired by hand: the gateway works again without a restart.
+    std::fs::write(gw.paths.paired_devices(), "{}").unwrap();
+    let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&id)).await;
+    assert_eq!(refused(&a).0["message"], "pairing required");
 }

@@ -20,6 +20,12 @@ pub struct GatewayCmd {
     pub action: Option<GatewayAction>,
     #[command(flatten)]
     pub args: GatewayArgs,
+    /// Outstanding pending requests one address may create (benchmarks).
+    #[arg(long, hide = true)]
+    pub max_pending_per_addr: Option<usize>,
+    /// Concurrent sockets per address (benchmarks).
+    #[arg(long, hide = true)]
+    pub max_conns_per_addr: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,7 +93,13 @@ pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
         println!("{}", cfg.token);
         return Ok(());
     }
-    let (cfg, source) = config_from_args(&cmd.args, ctx)?;
+    let (mut cfg, source) = config_from_args(&cmd.args, ctx)?;
+    if let Some(n) = cmd.max_pending_per_addr {
+        cfg.max_pending_per_addr = n;
+    }
+    if let Some(n) = cmd.max_conns_per_addr {
+        cfg.max_handshakes_per_addr = n;
+    }
     let src = match &source {
         TokenSource::Flag => "--gateway-token".to_string(),
         TokenSource::Env => "$OPENCLAW_GATEWAY_TOKEN".to_string(),

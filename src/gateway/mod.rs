@@ -168,7 +168,7 @@ pub async fn start(
             };
         }
     };
-    let addr = listener.local_addr().ok();
+    let addr = listener.first().and_then(|l| l.local_addr().ok());
     if let Some(a) = addr {
         let _ = events.send(GatewayEvent::Listening { addr: a });
     }

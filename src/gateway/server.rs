@@ -78,6 +78,8 @@ const NODE_METHODS: &[&str] = &["node.invoke.result", "node.event", "skills.bins
 /// Outbound queue per connection; a full queue drops broadcast events (slow consumer).
 const OUT_QUEUE: usize = 64;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Most presence entries sent in a `hello-ok` snapshot.
+const PRESENCE_IN_HELLO: usize = 32;
 
 /// Something to send on one connection.
 enum Out {
@@ -114,6 +116,7 @@ pub(crate) struct Shared {
     started: Instant,
     shutdown: watch::Receiver<bool>,
     shutdown_seq: std::sync::OnceLock<u64>,
+    announced: Mutex<HashMap<String, Instant>>,
 }
 
 fn now() -> i64 {
@@ -148,7 +151,7 @@ impl Shared {
         }
         let q = l.failures.entry(ip).or_default();
         q.push_back(Instant::now());
-        while q.len() > self.cfg.max_failed_handshakes_per_minute as usize + 1 {
+        while q.len() > 2 * self.cfg.max_failed_handshakes_per_minute as usize + 1 {
             q.pop_front();
         }
     }
@@ -200,8 +203,11 @@ impl Shared {
 
     fn presence_snapshot(&self) -> Vec<Value> {
         let p = lock(&self.presence);
-        p.values()
-            .filter(|e| e.connected)
+        let mut live: Vec<&Presence> = p.values().filter(|e| e.connected).collect();
+        // Bounded: a hello-ok must not grow with the number of connected devices.
+        live.sort_by_key(|e| std::cmp::Reverse(e.last_seen_ms));
+        live.truncate(PRESENCE_IN_HELLO);
+        live.into_iter()
             .map(|e| {
                 let mut m = serde_json::Map::new();
                 m.insert(
@@ -236,26 +242,40 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Starts listening; `Err` carries the bind error text.
-pub(crate) async fn bind(cfg: &GatewayConfig) -> Result<TcpListener, String> {
+/// Starts listening; `Err` carries the bind error text. The default
+/// loopback bind also listens on `[::1]` at the same port when it can, as
+/// OpenClaw does (clients resolving `localhost` to `::1` still connect).
+pub(crate) async fn bind(cfg: &GatewayConfig) -> Result<Vec<TcpListener>, String> {
     let host = cfg
         .bind
         .trim()
         .trim_start_matches('[')
         .trim_end_matches(']');
+    let loopback_pair = host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1";
     let addr = if host.eq_ignore_ascii_case("localhost") {
         "127.0.0.1"
     } else {
         host
     };
-    match addr.parse::<IpAddr>() {
+    let primary = match addr.parse::<IpAddr>() {
         Ok(ip) => TcpListener::bind(SocketAddr::new(ip, cfg.port))
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| e.to_string())?,
         Err(_) => TcpListener::bind((addr, cfg.port))
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| e.to_string())?,
+    };
+    let mut out = vec![];
+    if loopback_pair {
+        if let Ok(a) = primary.local_addr() {
+            let v6 = SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), a.port());
+            if let Ok(l) = TcpListener::bind(v6).await {
+                out.push(l);
+            }
+        }
     }
+    out.insert(0, primary);
+    Ok(out)
 }
 
 pub(crate) fn new_shared(
@@ -291,22 +311,34 @@ pub(crate) fn new_shared(
         started: Instant::now(),
         shutdown,
         shutdown_seq: std::sync::OnceLock::new(),
+        announced: Mutex::new(HashMap::new()),
     })
 }
 
 /// Accept loop plus ticker and watcher; returns after a clean shutdown.
-pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
+pub(crate) async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
     let mut shutdown = shared.shutdown.clone();
     let tasks = tokio_util_like::TaskTracker::default();
-    {
-        let s = shared.clone();
-        tasks.spawn(ticker(s));
-        let s = shared.clone();
-        tasks.spawn(watcher(s));
+    tasks.spawn(ticker(shared.clone()));
+    tasks.spawn(watcher(shared.clone()));
+    for l in listeners {
+        tasks.spawn(accept_loop(shared.clone(), l, tasks.clone()));
     }
+    let _ = shutdown.changed().await;
+    // Every session sends `shutdown` and closes with 1012 on its own.
+    tasks.wait(Duration::from_secs(3)).await;
+    shared.emit(GatewayEvent::Stopped);
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tasks: tokio_util_like::TaskTracker,
+) {
+    let mut shutdown = shared.shutdown.clone();
     loop {
         tokio::select! {
-            _ = shutdown.changed() => break,
+            _ = shutdown.changed() => return,
             acc = listener.accept() => {
                 let Ok((tcp, peer)) = acc else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -318,24 +350,23 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
                 }
                 // Addresses far over their failure budget are dropped unread.
                 let ip = canonical_ip(peer.ip());
-                if shared.locked_out(ip).is_some() && failures_of(&shared, ip) >= 2 * shared.cfg.max_failed_handshakes_per_minute as usize {
+                if shared.locked_out(ip).is_some()
+                    && failures_of(&shared, ip)
+                        >= 2 * shared.cfg.max_failed_handshakes_per_minute as usize
+                {
                     drop(tcp);
                     continue;
                 }
                 let _ = tcp.set_nodelay(true);
                 let s = shared.clone();
+                s.open_sockets.fetch_add(1, Ordering::Relaxed);
                 tasks.spawn(async move {
-                    s.open_sockets.fetch_add(1, Ordering::Relaxed);
                     handle_socket(s.clone(), tcp, peer).await;
                     s.open_sockets.fetch_sub(1, Ordering::Relaxed);
                 });
             }
         }
     }
-    drop(listener);
-    // Every session sends `shutdown` and closes with 1012 on its own.
-    tasks.wait(Duration::from_secs(3)).await;
-    shared.emit(GatewayEvent::Stopped);
 }
 
 fn failures_of(shared: &Shared, ip: IpAddr) -> usize {
@@ -427,10 +458,16 @@ async fn watcher(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let period = Duration::from_millis(shared.cfg.watch_interval_ms.max(50));
     let mut iv = tokio::time::interval(period);
+    let mut last_trim = Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = iv.tick() => {}
+        }
+        if last_trim.elapsed() >= Duration::from_secs(5) {
+            last_trim = Instant::now();
+            // Off the async workers: trimming walks the heap.
+            tokio::task::spawn_blocking(release_free_memory);
         }
         // Read through the writer thread so the known-request map and the
         // files are always seen in the same order.
@@ -452,6 +489,15 @@ async fn watcher(shared: Arc<Shared>) {
             }
             announce_resolved(&shared, &rid, &device_id, decision, t);
         }
+    }
+}
+
+/// Hands memory freed after a burst of handshakes back to the OS (glibc keeps it otherwise).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -496,6 +542,17 @@ fn notice_changes(
 }
 
 fn announce_resolved(shared: &Shared, rid: &str, device_id: &str, decision: &str, t: i64) {
+    {
+        // A request is resolved once; never announce it twice.
+        let mut seen = lock(&shared.announced);
+        if seen.len() > 4096 {
+            let cutoff = Instant::now() - Duration::from_secs(600);
+            seen.retain(|_, at| *at > cutoff);
+        }
+        if seen.insert(rid.to_string(), Instant::now()).is_some() {
+            return;
+        }
+    }
     shared.broadcast(
         "device.pair.resolved",
         json!({"requestId": rid, "deviceId": device_id, "decision": decision, "ts": t}),
@@ -560,7 +617,11 @@ async fn handle_socket_inner(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketA
     };
     let accepted = tokio::time::timeout_at(
         deadline,
-        tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(ws_config(&shared.cfg))),
+        Box::pin(tokio_tungstenite::accept_hdr_async_with_config(
+            tcp,
+            cb,
+            Some(ws_config(&shared.cfg)),
+        )),
     )
     .await;
     let ws = match accepted {
@@ -640,7 +701,8 @@ async fn handle_socket_inner(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketA
         origin: hdr.origin.clone(),
         nonce,
     };
-    let session = match connect(shared, &req, &ctx).await {
+    // Boxed: the connect state machine is large and short-lived; the session task keeps only what it needs.
+    let session = match Box::pin(connect(shared, &req, &ctx)).await {
         Ok(s) => s,
         Err(f) => {
             if f.counts_as_failure {
@@ -1224,7 +1286,9 @@ fn operator_session(
     hello.insert(
         "snapshot".into(),
         json!({
-            "presence": shared.presence_snapshot(),
+            // Nodes never read the snapshot; keeping their hello-ok small keeps
+            // the per-connection write buffer small.
+            "presence": if p.role() == "node" { Vec::new() } else { shared.presence_snapshot() },
             "health": shared.health(),
             "stateVersion": {"presence": 0, "health": 0},
             "uptimeMs": shared.started.elapsed().as_millis() as u64,
@@ -1254,7 +1318,7 @@ async fn run_session(
     mut sink: Sink,
     mut stream: Stream,
     connect_id: String,
-    session: Session,
+    mut session: Session,
     ctx: ConnCtx,
 ) {
     let conn_no = shared.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -1272,7 +1336,7 @@ async fn run_session(
             pairing_events,
         },
     );
-    let hello = frames::res_ok(&connect_id, session.hello.clone());
+    let hello = frames::res_ok(&connect_id, std::mem::take(&mut session.hello));
     let sent = sink.send(Message::text(hello)).await.is_ok();
     if let (true, Some(t), Some(d)) = (sent, &session.setup_token_used, &session.device_id) {
         let (paths, d, _t) = (shared.paths.clone(), d.clone(), t.clone());

@@ -192,7 +192,7 @@ pub fn create(paths: &Paths, ttl_ms: i64, now: i64) -> Result<NewSetupToken> {
     let entry = SetupEntry {
         token_hash: crypto::sha256_hex(&token),
         created_at_ms: now,
-        expires_at_ms: now + ttl_ms,
+        expires_at_ms: now.saturating_add(ttl_ms),
         device_id: None,
         bound_at_ms: None,
         request_id: None,
@@ -201,7 +201,8 @@ pub fn create(paths: &Paths, ttl_ms: i64, now: i64) -> Result<NewSetupToken> {
     };
     let expires_at_ms = entry.expires_at_ms;
     mutate(paths, |f| {
-        f.tokens.retain(|e| e.expires_at_ms + PRUNE_AFTER_MS > now);
+        f.tokens
+            .retain(|e| e.expires_at_ms.saturating_add(PRUNE_AFTER_MS) > now);
         f.tokens.push(entry);
         while f.tokens.len() > MAX_ENTRIES {
             f.tokens.remove(0);
@@ -255,7 +256,7 @@ pub fn use_for_device(
     }
     if now >= entry.expires_at_ms {
         let grace = entry.device_id.is_some()
-            && now < entry.expires_at_ms + DELIVERY_GRACE_MS
+            && now < entry.expires_at_ms.saturating_add(DELIVERY_GRACE_MS)
             && device_paired_before_expiry(entry.expires_at_ms);
         if !grace {
             return Ok(SetupVerdict::Refused("expired"));

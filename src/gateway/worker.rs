@@ -57,6 +57,7 @@ impl StoreWorker {
 }
 
 fn run(store: DeviceStore, rx: std_mpsc::Receiver<Job>, now: fn() -> i64) {
+    let mut last_error: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -74,8 +75,14 @@ fn run(store: DeviceStore, rx: std_mpsc::Receiver<Job>, now: fn() -> i64) {
             Ok(())
         });
         let res = res.map_err(|e| e.to_string());
-        if let Err(e) = &res {
-            tracing::warn!("devices store write failed: {e}");
+        match &res {
+            // Logged once per distinct problem, not once per second.
+            Err(e) if last_error.as_ref() != Some(e) => {
+                tracing::warn!("devices store: {e}");
+                last_error = Some(e.clone());
+            }
+            Err(_) => {}
+            Ok(()) => last_error = None,
         }
         for c in completers {
             c(res.clone());
