@@ -234,16 +234,13 @@ impl Engine {
                 });
             }
             Effect::Copy { what, text } => {
-                let cb = self.clipboard.clone();
-                tokio::spawn(async move {
-                    let result = tokio::task::spawn_blocking(move || match cb.lock() {
-                        Ok(mut c) => c.copy(&text),
-                        Err(_) => Err("clipboard unavailable".into()),
-                    })
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()));
-                    let _ = tx.send(Msg::Copied { what, result });
-                });
+                // On the loop's own thread: an OSC 52 write must not interleave
+                // with a frame being drawn (arboard hands X11 work to its own thread).
+                let result = match self.clipboard.lock() {
+                    Ok(mut c) => c.copy(&text),
+                    Err(_) => Err("clipboard unavailable".into()),
+                };
+                let _ = tx.send(Msg::Copied { what, result });
             }
             Effect::IssueSetupCode => {
                 let port = self
