@@ -54,12 +54,14 @@ pub fn route(env: &dyn Fn(&str) -> Option<String>) -> Route {
     Route::System
 }
 
-/// The OSC 52 sequence for `text`, wrapped in tmux's DCS passthrough when inside tmux.
+/// The OSC 52 sequence for `text`. Inside tmux it is sent twice: plain (tmux
+/// takes it with `set-clipboard on`) and wrapped in tmux's DCS passthrough (the
+/// outer terminal gets it with `allow-passthrough on`).
 pub fn osc52(text: &str, in_tmux: bool) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
     let seq = format!("\u{1b}]52;c;{b64}\u{7}");
     if in_tmux {
-        tmux_wrap(&seq)
+        format!("{seq}{}", tmux_wrap(&seq))
     } else {
         seq
     }
@@ -189,7 +191,7 @@ mod tests {
         assert_eq!(osc52("hi", false), "\u{1b}]52;c;aGk=\u{7}");
         assert_eq!(
             osc52("hi", true),
-            "\u{1b}Ptmux;\u{1b}\u{1b}]52;c;aGk=\u{7}\u{1b}\\"
+            "\u{1b}]52;c;aGk=\u{7}\u{1b}Ptmux;\u{1b}\u{1b}]52;c;aGk=\u{7}\u{1b}\\"
         );
     }
 

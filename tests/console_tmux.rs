@@ -9,8 +9,19 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_clawpair");
 
+/// A private tmux server for the tests, so nothing touches the user's sessions.
+fn socket() -> String {
+    format!("clawpair-test-{}", std::process::id())
+}
+
+fn tmux_cmd() -> Command {
+    let mut c = Command::new("tmux");
+    c.args(["-L", &socket()]).env_remove("TMUX");
+    c
+}
+
 fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("tmux");
+    let out = tmux_cmd().args(args).output().expect("tmux");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -58,9 +69,7 @@ fn request(state: &Path, id: &str) -> String {
 struct Session(String);
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .output();
+        let _ = tmux_cmd().args(["kill-session", "-t", &self.0]).output();
     }
 }
 
@@ -74,7 +83,7 @@ fn approve_and_reject_in_tmux() {
     let sp = state.path().to_str().unwrap().to_string();
     let name = format!("clawpair-e2e-{}", std::process::id());
     let cmd = format!("{BIN} --state-dir {sp} --no-gateway --no-notify");
-    let out = Command::new("tmux")
+    let out = tmux_cmd()
         .args([
             "new-session",
             "-d",
@@ -86,7 +95,6 @@ fn approve_and_reject_in_tmux() {
             "30",
             &cmd,
         ])
-        .env_remove("TMUX")
         .output()
         .unwrap();
     assert!(
@@ -120,6 +128,25 @@ fn approve_and_reject_in_tmux() {
         || screen(&name).contains(&code2),
         dump,
     );
+
+    // `c` copies the selected code: inside tmux through OSC 52, which this
+    // server (set-clipboard on) stores as its paste buffer.
+    tmux(&["set-option", "-g", "set-clipboard", "on"]);
+    tmux(&["send-keys", "-t", &name, "c"]);
+    wait_for(
+        "copy toast",
+        Duration::from_secs(5),
+        || screen(&name).contains("Copied pairing code"),
+        dump,
+    );
+    if screen(&name).contains("OSC 52") {
+        wait_for(
+            "tmux buffer holds the code",
+            Duration::from_secs(5),
+            || tmux(&["show-buffer"]).trim() == code1,
+            dump,
+        );
+    }
 
     // Approve the selected (first, oldest) request.
     tmux(&["send-keys", "-t", &name, "a"]);
@@ -220,7 +247,7 @@ fn approve_and_reject_in_tmux() {
         "exit",
         Duration::from_secs(5),
         || {
-            !Command::new("tmux")
+            !tmux_cmd()
                 .args(["has-session", "-t", &name])
                 .output()
                 .unwrap()
@@ -243,7 +270,7 @@ fn a_panicking_background_task_leaves_a_working_screen() {
     let cmd = format!(
         "env CLAWPAIR_TEST_PANIC_DM_LOADER=1 {BIN} --state-dir {sp} --no-gateway --no-notify; echo EXITED=$?; sleep 30"
     );
-    let out = Command::new("tmux")
+    let out = tmux_cmd()
         .args([
             "new-session",
             "-d",
@@ -255,7 +282,6 @@ fn a_panicking_background_task_leaves_a_working_screen() {
             "30",
             &cmd,
         ])
-        .env_remove("TMUX")
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -46,10 +46,12 @@ pub async fn run(opts: Options) -> Result<(), String> {
         in_tmux: env("TMUX").is_some_and(|v| !v.is_empty()),
     };
     let clipboard = SystemClipboard::from_env(Box::new(std::io::stdout()));
+    // The terminal (and the panic hook that tells console-thread panics from
+    // background ones) comes first: no task may panic before the hook is in place.
+    let (mut terminal, guard) = super::term::init();
     let mut engine = Engine::start(&opts, Box::new(clipboard), Box::new(output));
     let theme = Theme::from_env();
 
-    let (mut terminal, guard) = super::term::init();
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
