@@ -124,7 +124,7 @@ pub static BINDINGS: &[Binding] = &[
     b(M::Normal, &[BackTab], "S-Tab", Action::PrevPane, "previous pane", Panes::All, false),
     b(M::Normal, &[Char('a')], "a", Action::Approve, "approve", Panes::Requests, true),
     b(M::Normal, &[Char('r')], "r", Action::Reject, "reject", Panes::Requests, true),
-    b(M::Normal, &[Char('c')], "c", Action::Copy, "copy code", Panes::Dm, true),
+    b(M::Normal, &[Char('c')], "c", Action::Copy, "copy code", Panes::Requests, true),
     b(M::Normal, &[Char('d')], "d", Action::Remove, "revoke", Panes::Managed, true),
     b(M::Normal, &[Char('s')], "s", Action::SetupCode, "new setup code", Panes::All, true),
     b(M::Normal, &[Char('/')], "/", Action::Filter, "filter", Panes::All, true),

@@ -10,6 +10,9 @@
 //!   the directory, which is what we watch, so they are seen.
 //! - When the native watcher cannot be created or cannot watch, a
 //!   `PollWatcher` takes over (network file systems, WSL, exhausted inotify).
+//! - Both directories are flat (OpenClaw keeps no subdirectories there), so
+//!   each is watched non-recursively; a missing one is waited for through
+//!   its ancestor instead of watching the whole state dir recursively.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -227,7 +230,7 @@ pub fn spawn(
                     .any(|(i, t)| dirty[i] && t.watched.as_deref() != Some(t.dir.as_path()));
                 if ancestor_event || touched_watched || last_rearm.elapsed() >= REARM_EVERY {
                     last_rearm = Instant::now();
-                    let mut changed_any = false;
+                    let mut unwatched: Vec<PathBuf> = Vec::new();
                     for (i, t) in targets.iter_mut().enumerate() {
                         let want = nearest_existing(&t.dir);
                         let now_ident = want.as_deref().and_then(ident);
@@ -235,6 +238,7 @@ pub fn spawn(
                         if want != t.watched || replaced {
                             if let Some(old) = t.watched.take() {
                                 watcher.unwatch(&old);
+                                unwatched.push(old);
                             }
                             if let Some(p) = &want {
                                 if let Err(e) = watcher.watch(p) {
@@ -245,14 +249,16 @@ pub fn spawn(
                             t.ident = now_ident;
                             // It appeared, vanished or moved: re-read.
                             dirty[i] = true;
-                            changed_any = true;
                         }
                     }
-                    if changed_any {
-                        // Two targets may share an ancestor: make sure every one is watched.
-                        for t in targets.iter() {
-                            if let Some(p) = &t.watched {
+                    // Two targets may share a watched path (an ancestor): watch it
+                    // again for the other one, and re-read it, since a change made
+                    // while it was being re-armed may have been absorbed.
+                    for (i, t) in targets.iter().enumerate() {
+                        if let Some(p) = &t.watched {
+                            if !dirty[i] && unwatched.contains(p) {
                                 let _ = watcher.watch(p);
+                                dirty[i] = true;
                             }
                         }
                     }
