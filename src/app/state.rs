@@ -478,12 +478,15 @@ impl State {
         self.devices.iter().filter(|r| !r.status.is_gone()).count()
     }
 
-    /// Whether anything on screen counts down (so a 1 Hz tick must redraw).
+    /// Whether anything on screen changes with time (so a 1 Hz tick must redraw):
+    /// countdowns, toasts, and labelled rows waiting to go.
     pub fn has_countdown(&self) -> bool {
         !self.dm.is_empty()
             || !self.devices.is_empty()
             || !self.toasts.is_empty()
             || matches!(self.mode, Mode::SetupCode(SetupPopup::Ready { .. }))
+            || self.paired.iter().any(|r| r.status.is_gone())
+            || self.allow.iter().any(|r| r.status.is_gone())
     }
 }
 
