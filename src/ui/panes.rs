@@ -290,7 +290,7 @@ pub fn devices(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
 pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let w = area.width.saturating_sub(2) as usize;
     let h = area.height.saturating_sub(2) as usize;
-    let title_extra = format!(" ({})", s.paired.len());
+    let title_extra = format!(" ({}) · ● online ○ offline", s.paired.len());
     let blk = block(Pane::Paired, s, &title_extra, t);
     // Only the rows in the window are formatted (10,000 devices stay cheap).
     let filtering = !s.filter.is_empty();
@@ -336,7 +336,13 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             .last_used_ms
             .map(|u| format!("{} ago", age(s.now_ms - u)))
             .unwrap_or_else(|| "never".into());
-        let (name_w, roles_w) = if w < 60 { (12, 10) } else { (16, 14) };
+        let (name_w, roles_w) = match w {
+            0..60 => (12, 10),
+            60..90 => (14, 12),
+            _ => (16, 14),
+        };
+        // Narrow panes keep the ●/○ marker and drop the word.
+        let online_word = w >= 90;
         let mut spans = vec![
             Span::raw(marker(selected)),
             if online {
@@ -363,10 +369,12 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         if row.status != RowStatus::Live {
             spans.push(status_span(row, Pane::Paired, 19, t));
         } else {
-            spans.push(Span::styled(
-                fit(if online { "online" } else { "offline" }, 8),
-                if online { t.online } else { t.dim },
-            ));
+            if online_word {
+                spans.push(Span::styled(
+                    fit(if online { "online" } else { "offline" }, 8),
+                    if online { t.online } else { t.dim },
+                ));
+            }
             spans.push(Span::styled(short_fingerprint(&p.device_id), t.dim));
         }
         let mut line = Line::from(spans);
