@@ -60,6 +60,7 @@ pub struct Engine {
     _watch: watcher::WatchHandle,
     gateway: Arc<Mutex<Option<Arc<crate::gateway::GatewayHandle>>>>,
     gateway_started: Option<tokio::sync::oneshot::Receiver<()>>,
+    watch_dead: bool,
 }
 
 /// `/home/me/.openclaw` → `~/.openclaw` for the status line.
@@ -180,11 +181,23 @@ impl Engine {
             _watch: watch,
             gateway,
             gateway_started,
+            watch_dead: false,
         }
     }
 
     /// Runs `update` and then its effects.
     pub fn handle(&mut self, msg: Msg) {
+        if matches!(msg, Msg::Tick(_)) && !self._watch.alive() {
+            // The watcher died: say so once, then fall back to re-reading every tick.
+            if !self.watch_dead {
+                self.watch_dead = true;
+                let _ = self.tx.send(Msg::TaskFailed(
+                    "file watcher stopped; re-reading every second instead".into(),
+                ));
+            }
+            self.dm_reload.notify_one();
+            self.dev_reload.notify_one();
+        }
         if matches!(msg, Msg::DmLoaded(_) | Msg::DevicesLoaded(_)) {
             // Fresh rows are judged against a fresh clock.
             let fx = update(&mut self.state, Msg::Tick(now_ms()));

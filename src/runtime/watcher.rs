@@ -48,6 +48,13 @@ pub struct WatchHandle {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+impl WatchHandle {
+    /// False once the watcher thread has ended (it only ends on drop, or by a panic).
+    pub fn alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
 impl Drop for WatchHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(());
