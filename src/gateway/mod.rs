@@ -27,7 +27,7 @@ pub struct GatewayConfig {
     /// Open sockets beyond this are dropped at accept.
     pub max_connections: usize,
     /// Concurrent sockets per address.
-    pub max_handshakes_per_addr: usize,
+    pub max_conns_per_addr: usize,
     /// Outstanding pending requests created per address.
     pub max_pending_per_addr: usize,
     /// Failed handshakes per address per minute before it is refused.
@@ -47,7 +47,7 @@ impl GatewayConfig {
             watch_interval_ms: 1_000,
             max_message_bytes: 1024 * 1024,
             max_connections: 4096,
-            max_handshakes_per_addr: 1024,
+            max_conns_per_addr: 1024,
             max_pending_per_addr: 16,
             max_failed_handshakes_per_minute: 30,
         }

@@ -96,7 +96,7 @@ struct ConnEntry {
 struct Limits {
     failures: HashMap<IpAddr, VecDeque<Instant>>,
     pending_by_ip: HashMap<IpAddr, HashSet<String>>,
-    pre_handshake: HashMap<IpAddr, usize>,
+    sockets_by_ip: HashMap<IpAddr, usize>,
 }
 
 pub(crate) struct Shared {
@@ -585,18 +585,18 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let ip = canonical_ip(peer.ip());
     {
         let mut l = lock(&shared.limits);
-        let n = l.pre_handshake.entry(ip).or_insert(0);
-        if *n >= shared.cfg.max_handshakes_per_addr {
+        let n = l.sockets_by_ip.entry(ip).or_insert(0);
+        if *n >= shared.cfg.max_conns_per_addr {
             return;
         }
         *n += 1;
     }
     handle_socket_inner(&shared, tcp, peer, ip).await;
     let mut l = lock(&shared.limits);
-    if let Some(n) = l.pre_handshake.get_mut(&ip) {
+    if let Some(n) = l.sockets_by_ip.get_mut(&ip) {
         *n = n.saturating_sub(1);
         if *n == 0 {
-            l.pre_handshake.remove(&ip);
+            l.sockets_by_ip.remove(&ip);
         }
     }
 }
