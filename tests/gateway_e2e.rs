@@ -588,12 +588,38 @@ async fn setup_tokens_are_short_lived_and_bound() {
         .to_string();
     assert_eq!(token.len(), 43);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // …after which the setup token is void.
+    // …after which it is spent: the paired device may keep presenting it (as a
+    // real node host keeps sending its configured token) and gets the same token…
+    let (_ws2, a) = connect(&gw.url, &node_opts(Some(&st.token)), Some(&id)).await;
+    assert_eq!(hello(&a)["auth"]["deviceToken"], json!(token));
+    // …but only while the device's token is live.
+    let (r, _) = client::call(
+        &mut cli,
+        "device.token.revoke",
+        json!({"deviceId": id.device_id, "role": "node"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["ok"], true);
+    let (_, a) = connect(&gw.url, &node_opts(Some(&st.token)), Some(&id)).await;
+    assert!(refused(&a).0["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("unauthorized: gateway token mismatch"));
+    // Removed: refused, and no new request can be made with it.
+    client::call(
+        &mut cli,
+        "device.pair.remove",
+        json!({"deviceId": id.device_id}),
+    )
+    .await
+    .unwrap();
     let (_, a) = connect(&gw.url, &node_opts(Some(&st.token)), Some(&id)).await;
     assert!(refused(&a).0["message"]
         .as_str()
         .unwrap()
         .starts_with("unauthorized"));
+    assert_eq!(pending_json(&gw.paths), json!({}));
     // Expired tokens are refused.
     let old = setup::create(&gw.paths, 1, now() - 10).unwrap();
     let fresh = DeviceIdentity::generate(now());

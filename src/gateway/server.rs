@@ -857,7 +857,12 @@ fn device_invalid(message: &str, reason: &str) -> Failure {
 enum AuthKind {
     Shared,
     Setup(String),
-    DeviceToken { token: String, explicit: bool },
+    /// A spent setup token presented by the paired device it was bound to.
+    SetupAlias,
+    DeviceToken {
+        token: String,
+        explicit: bool,
+    },
     None,
 }
 
@@ -1015,6 +1020,7 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
                     }
                     kind = AuthKind::Setup(t.to_string());
                 }
+                Ok(Ok(SetupVerdict::PairedAlias)) => kind = AuthKind::SetupAlias,
                 Ok(Ok(SetupVerdict::Refused(why))) => {
                     tracing::debug!("setup token refused: {why}");
                 }
@@ -1060,6 +1066,7 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
         AuthKind::DeviceToken { token, .. } => Some(token.clone()),
         _ => None,
     };
+    let alias = matches!(kind, AuthKind::SetupAlias);
     let input = RequestInput {
         device_id: device.id.clone(),
         public_key: public_key.clone(),
@@ -1090,6 +1097,16 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
             if let Some(tok) = &device_token {
                 if let Err(f) = st.verify_token(&device_id, &role_j, tok, &scopes_j, t) {
                     return Ok(Outcome::AuthFailed(f));
+                }
+            }
+            if alias {
+                // Only while this very key is paired with a live token for the role.
+                let live = st.paired_by_id(&device_id).is_some_and(|d| {
+                    d.public_key == input.public_key
+                        && d.token(&role_j).is_some_and(|r| r.revoked_at_ms.is_none())
+                });
+                if !live {
+                    return Ok(Outcome::AuthFailed(TokenFailure::TokenRevoked));
                 }
             }
             let reason = pairing_reason(st, &input, &role_j, &scopes_j);
