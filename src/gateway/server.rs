@@ -638,7 +638,7 @@ async fn handle_socket_inner(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketA
         json!({"nonce": nonce, "ts": now()}),
         None,
     );
-    if sink.send(Message::text(challenge)).await.is_err() {
+    if !send_text(&mut sink, challenge).await {
         return;
     }
     let local = is_local(ip, &hdr);
@@ -761,6 +761,14 @@ fn text_of(msg: Message) -> Incoming {
         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Incoming::Skip,
         Message::Close(_) => Incoming::Closed,
     }
+}
+
+/// Sends one text frame; a peer that does not read for 10 s is given up on.
+async fn send_text(sink: &mut Sink, text: String) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(10), sink.send(Message::text(text))).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn close(sink: &mut Sink, code: u16, reason: &str) {
@@ -1354,7 +1362,7 @@ async fn run_session(
         },
     );
     let hello = frames::res_ok(&connect_id, std::mem::take(&mut session.hello));
-    let sent = sink.send(Message::text(hello)).await.is_ok();
+    let sent = send_text(&mut sink, hello).await;
     if let (true, Some(t), Some(d)) = (sent, &session.setup_token_used, &session.device_id) {
         let (paths, d, _t) = (shared.paths.clone(), d.clone(), t.clone());
         let _ = tokio::task::spawn_blocking(move || {
@@ -1398,20 +1406,20 @@ async fn run_session(
             tokio::select! {
                 out = rx.recv() => match out {
                     Some(Out::Text(t)) => {
-                        if sink.send(Message::text(t)).await.is_err() { break; }
+                        if !send_text(&mut sink, t).await { break; }
                     }
                     None => break,
                 },
                 _ = shutdown.changed() => {
                     // Drain what is queued (the shutdown event), then close.
                     while let Ok(Out::Text(t)) = rx.try_recv() {
-                        let _ = sink.send(Message::text(t)).await;
+                        let _ = send_text(&mut sink, t).await;
                     }
                     let seq = *shared
                         .shutdown_seq
                         .get_or_init(|| shared.seq.fetch_add(1, Ordering::SeqCst) + 1);
                     let ev = frames::event("shutdown", json!({"reason": "gateway stopping"}), Some(seq));
-                    let _ = sink.send(Message::text(ev)).await;
+                    let _ = send_text(&mut sink, ev).await;
                     close(&mut sink, 1012, "service restart").await;
                     break;
                 }
@@ -1433,7 +1441,7 @@ async fn run_session(
                     let (id, reply) = handle_rpc(shared, &session, &text).await;
                     // Events the call caused (device.pair.resolved) go out before its response.
                     while let Ok(Out::Text(t)) = rx.try_recv() {
-                        let _ = sink.send(Message::text(t)).await;
+                        let _ = send_text(&mut sink, t).await;
                     }
                     if let Some(e) = &reply.err {
                         if e.message.starts_with("unauthorized role") {
@@ -1448,7 +1456,7 @@ async fn run_session(
                         Some(e) => frames::res_err(&id, &e),
                         None => frames::res_ok(&id, reply.ok.unwrap_or(Value::Null)),
                     };
-                    if sink.send(Message::text(frame)).await.is_err() { break; }
+                    if !send_text(&mut sink, frame).await { break; }
                     if unauthorized_role_calls > 10 {
                         close(&mut sink, 1008, "repeated unauthorized calls").await;
                         break;
