@@ -458,16 +458,10 @@ async fn watcher(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let period = Duration::from_millis(shared.cfg.watch_interval_ms.max(50));
     let mut iv = tokio::time::interval(period);
-    let mut last_trim = Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = iv.tick() => {}
-        }
-        if last_trim.elapsed() >= Duration::from_secs(5) {
-            last_trim = Instant::now();
-            // Off the async workers: trimming walks the heap.
-            tokio::task::spawn_blocking(release_free_memory);
         }
         // Read through the writer thread so the known-request map and the
         // files are always seen in the same order.
@@ -489,15 +483,6 @@ async fn watcher(shared: Arc<Shared>) {
             }
             announce_resolved(&shared, &rid, &device_id, decision, t);
         }
-    }
-}
-
-/// Hands memory freed after a burst of handshakes back to the OS (glibc keeps it otherwise).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
