@@ -489,6 +489,22 @@ mod tests {
     }
 
     #[test]
+    fn url_choice() {
+        let u = choose_url(None, "192.168.1.5", 18789).unwrap();
+        assert_eq!(u.url, "ws://192.168.1.5:18789");
+        assert!(u.warning.is_none());
+        let u = choose_url(None, "127.0.0.1", 18789).unwrap();
+        assert_eq!(u.url, "ws://127.0.0.1:18789");
+        assert!(u.warning.is_some());
+        assert!(choose_url(None, "localhost", 1).unwrap().warning.is_some());
+        let u = choose_url(Some("http://10.0.0.7:28789/x"), "127.0.0.1", 1).unwrap();
+        assert_eq!((u.url.as_str(), u.source), ("ws://10.0.0.7:28789", "--url"));
+        let u = choose_url(None, "0.0.0.0", 18789).unwrap();
+        assert!(u.url.starts_with("ws://") && u.url.ends_with(":18789"));
+        assert!(choose_url(Some("ftp://x"), "127.0.0.1", 1).is_err());
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration_ms("10m"), Some(600_000));
         assert_eq!(parse_duration_ms("90"), Some(90_000));
