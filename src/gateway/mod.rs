@@ -2,8 +2,18 @@
 //! 2026.2.26 gateway protocol that pairing depends on.
 //!
 //! This file fixes the contract between the gateway task and its users (the
-//! console, headless mode, `clawpair gateway`): the configuration it takes and
-//! the events it reports.
+//! console, headless mode, `clawpair gateway`): the configuration it takes,
+//! the events it reports, [`start`] and the [`GatewayHandle`].
+//!
+//! * `server` — listener, handshake, pairing during connect, RPCs, events,
+//!   ticks, shutdown, presence, per-address limits;
+//! * `worker` — the single writer of `devices/` (group commit);
+//! * `frames` — closed-schema frame and `connect` validation, answers;
+//! * `crypto` — `v3`/`v2` payloads, Ed25519 keys/signatures, tokens, PEMs;
+//! * `config` — the shared gateway token ([`resolve_token`]);
+//! * `setup` — setup codes and their one-time tokens;
+//! * `identity` — the client's `identity/device.json` and `device-auth.json`;
+//! * `client` — the handshake as a client (for `clawpair join`, tests, benchmark).
 
 use std::net::SocketAddr;
 
