@@ -7,6 +7,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::error::StoreError;
+
 /// Config files larger than this are not read.
 const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -21,33 +23,45 @@ impl OpenClawConfig {
     pub fn load(path: &Path) -> OpenClawConfig {
         match Self::try_load(path) {
             Ok(c) => c,
-            Err(msg) => {
-                tracing::warn!("{}: {msg}; continuing without it", path.display());
+            Err(e) => {
+                tracing::warn!("{e}; continuing without it");
                 OpenClawConfig::default()
             }
         }
     }
 
-    /// Loads `path`, returning a description of the problem on failure.
-    pub fn try_load(path: &Path) -> Result<OpenClawConfig, String> {
-        let bytes = match crate::fsutil::read_optional(path) {
-            Ok(None) => return Ok(OpenClawConfig::default()),
-            Ok(Some(b)) => b,
-            Err(e) => return Err(e.to_string()),
+    /// Loads `path`; a file that cannot be read or parsed is an error naming it.
+    pub fn try_load(path: &Path) -> Result<OpenClawConfig, StoreError> {
+        let Some(bytes) = crate::fsutil::read_optional(path)? else {
+            return Ok(OpenClawConfig::default());
+        };
+        let shape = |message: String| StoreError::Shape {
+            path: path.to_path_buf(),
+            message,
         };
         if bytes.len() as u64 > MAX_CONFIG_BYTES {
-            return Err("too large".into());
+            return Err(shape("too large for a config file".into()));
         }
-        let text = String::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+        let text = String::from_utf8(bytes).map_err(|_| shape("not UTF-8".into()))?;
+        let text = text.trim_start_matches('\u{feff}');
         if text.trim().is_empty() {
             return Ok(OpenClawConfig::default());
         }
-        let root: Value = json5::from_str(&text).map_err(|e| format!("cannot parse: {e}"))?;
+        let root: Value =
+            json5::from_str(text).map_err(|e| shape(format!("not valid JSON5: {e}")))?;
         Ok(OpenClawConfig { root })
     }
 
     pub fn from_value(root: Value) -> Self {
         OpenClawConfig { root }
+    }
+
+    /// A non-blank string by dotted path, trimmed.
+    pub fn get_str(&self, dotted: &str) -> Option<String> {
+        self.get(dotted)
+            .and_then(Value::as_str)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
     }
 
     /// A value by dotted path, e.g. `gateway.auth.token`.

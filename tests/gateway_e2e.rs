@@ -345,11 +345,26 @@ async fn node_pairing_flow_with_events_and_device_token() {
     let (_ws2, a) = connect(&gw.url, &o, Some(&id)).await;
     assert_eq!(hello(&a)["auth"]["deviceToken"], json!(token));
     assert!(paired_json(&gw.paths)[&id.device_id]["tokens"]["node"]["lastUsedAtMs"].is_i64());
-    // Presence.
+    // Presence: connected now, with address and last-seen time.
     let pres = gw.handle.presence();
-    assert!(pres
-        .iter()
-        .any(|p| p.device_id == id.device_id && p.connected));
+    let me = pres.iter().find(|p| p.device_id == id.device_id).unwrap();
+    assert!(me.connected && me.connections == 2 && me.remote_addr.starts_with("127.0.0.1:"));
+    assert_eq!(me.role, "node");
+    assert_eq!(me.display_name.as_deref(), Some("test-node"));
+    drop(_ws);
+    drop(_ws2);
+    let mut disconnected = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let p = gw.handle.presence();
+        let me = p.iter().find(|p| p.device_id == id.device_id).unwrap();
+        if !me.connected {
+            assert!(me.last_seen_ms > 0);
+            disconnected = true;
+            break;
+        }
+    }
+    assert!(disconnected, "presence notices the disconnect");
     // Wrong device token: the close reason keeps "device token mismatch".
     let mut o = node_opts(Some("nope"));
     o.device_token = Some("nope".into());
@@ -588,12 +603,38 @@ async fn setup_tokens_are_short_lived_and_bound() {
         .to_string();
     assert_eq!(token.len(), 43);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // …after which the setup token is void.
+    // …after which it is spent: the paired device may keep presenting it (as a
+    // real node host keeps sending its configured token) and gets the same token…
+    let (_ws2, a) = connect(&gw.url, &node_opts(Some(&st.token)), Some(&id)).await;
+    assert_eq!(hello(&a)["auth"]["deviceToken"], json!(token));
+    // …but only while the device's token is live.
+    let (r, _) = client::call(
+        &mut cli,
+        "device.token.revoke",
+        json!({"deviceId": id.device_id, "role": "node"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["ok"], true);
+    let (_, a) = connect(&gw.url, &node_opts(Some(&st.token)), Some(&id)).await;
+    assert!(refused(&a).0["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("unauthorized: gateway token mismatch"));
+    // Removed: refused, and no new request can be made with it.
+    client::call(
+        &mut cli,
+        "device.pair.remove",
+        json!({"deviceId": id.device_id}),
+    )
+    .await
+    .unwrap();
     let (_, a) = connect(&gw.url, &node_opts(Some(&st.token)), Some(&id)).await;
     assert!(refused(&a).0["message"]
         .as_str()
         .unwrap()
         .starts_with("unauthorized"));
+    assert_eq!(pending_json(&gw.paths), json!({}));
     // Expired tokens are refused.
     let old = setup::create(&gw.paths, 1, now() - 10).unwrap();
     let fresh = DeviceIdentity::generate(now());

@@ -98,7 +98,7 @@ pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
         cfg.max_pending_per_addr = n;
     }
     if let Some(n) = cmd.max_conns_per_addr {
-        cfg.max_handshakes_per_addr = n;
+        cfg.max_conns_per_addr = n;
     }
     let src = match &source {
         TokenSource::Flag => "--gateway-token".to_string(),

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Result, StoreError};
+use crate::config::OpenClawConfig;
+use crate::error::Result;
 use crate::fsutil;
 use crate::paths::Paths;
 
@@ -56,32 +57,10 @@ pub fn resolve_token_with_source(
 }
 
 /// `gateway.auth.token` from `openclaw.json`, if set to a non-empty string.
+/// An unreadable config is an error: starting with a different token than
+/// the one the owner configured would lock every client out.
 pub fn config_token(paths: &Paths) -> Result<Option<String>> {
-    let Some(v) = read_config(paths)? else {
-        return Ok(None);
-    };
-    Ok(v.pointer("/gateway/auth/token")
-        .and_then(|t| t.as_str())
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty()))
-}
-
-/// `openclaw.json` parsed as JSON5; `None` when missing.
-pub fn read_config(paths: &Paths) -> Result<Option<serde_json::Value>> {
-    let Some(bytes) = fsutil::read_optional(&paths.config_file)? else {
-        return Ok(None);
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let text = text.trim_start_matches('\u{feff}');
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    json5::from_str::<serde_json::Value>(text)
-        .map(Some)
-        .map_err(|e| StoreError::Shape {
-            path: paths.config_file.clone(),
-            message: format!("not valid JSON5: {e}"),
-        })
+    Ok(OpenClawConfig::try_load(&paths.config_file)?.get_str("gateway.auth.token"))
 }
 
 #[cfg(test)]

@@ -2,8 +2,18 @@
 //! 2026.2.26 gateway protocol that pairing depends on.
 //!
 //! This file fixes the contract between the gateway task and its users (the
-//! console, headless mode, `clawpair gateway`): the configuration it takes and
-//! the events it reports.
+//! console, headless mode, `clawpair gateway`): the configuration it takes,
+//! the events it reports, [`start`] and the [`GatewayHandle`].
+//!
+//! * `server` — listener, handshake, pairing during connect, RPCs, events,
+//!   ticks, shutdown, presence, per-address limits;
+//! * `worker` — the single writer of `devices/` (group commit);
+//! * `frames` — closed-schema frame and `connect` validation, answers;
+//! * `crypto` — `v3`/`v2` payloads, Ed25519 keys/signatures, tokens, PEMs;
+//! * `config` — the shared gateway token ([`resolve_token`]);
+//! * `setup` — setup codes and their one-time tokens;
+//! * `identity` — the client's `identity/device.json` and `device-auth.json`;
+//! * `client` — the handshake as a client (for `clawpair join`, tests, benchmark).
 
 use std::net::SocketAddr;
 
@@ -27,7 +37,7 @@ pub struct GatewayConfig {
     /// Open sockets beyond this are dropped at accept.
     pub max_connections: usize,
     /// Concurrent sockets per address.
-    pub max_handshakes_per_addr: usize,
+    pub max_conns_per_addr: usize,
     /// Outstanding pending requests created per address.
     pub max_pending_per_addr: usize,
     /// Failed handshakes per address per minute before it is refused.
@@ -47,7 +57,7 @@ impl GatewayConfig {
             watch_interval_ms: 1_000,
             max_message_bytes: 1024 * 1024,
             max_connections: 4096,
-            max_handshakes_per_addr: 1024,
+            max_conns_per_addr: 1024,
             max_pending_per_addr: 16,
             max_failed_handshakes_per_minute: 30,
         }

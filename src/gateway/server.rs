@@ -96,7 +96,7 @@ struct ConnEntry {
 struct Limits {
     failures: HashMap<IpAddr, VecDeque<Instant>>,
     pending_by_ip: HashMap<IpAddr, HashSet<String>>,
-    pre_handshake: HashMap<IpAddr, usize>,
+    sockets_by_ip: HashMap<IpAddr, usize>,
 }
 
 pub(crate) struct Shared {
@@ -458,16 +458,10 @@ async fn watcher(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let period = Duration::from_millis(shared.cfg.watch_interval_ms.max(50));
     let mut iv = tokio::time::interval(period);
-    let mut last_trim = Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = iv.tick() => {}
-        }
-        if last_trim.elapsed() >= Duration::from_secs(5) {
-            last_trim = Instant::now();
-            // Off the async workers: trimming walks the heap.
-            tokio::task::spawn_blocking(release_free_memory);
         }
         // Read through the writer thread so the known-request map and the
         // files are always seen in the same order.
@@ -489,15 +483,6 @@ async fn watcher(shared: Arc<Shared>) {
             }
             announce_resolved(&shared, &rid, &device_id, decision, t);
         }
-    }
-}
-
-/// Hands memory freed after a burst of handshakes back to the OS (glibc keeps it otherwise).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
@@ -585,18 +570,18 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let ip = canonical_ip(peer.ip());
     {
         let mut l = lock(&shared.limits);
-        let n = l.pre_handshake.entry(ip).or_insert(0);
-        if *n >= shared.cfg.max_handshakes_per_addr {
+        let n = l.sockets_by_ip.entry(ip).or_insert(0);
+        if *n >= shared.cfg.max_conns_per_addr {
             return;
         }
         *n += 1;
     }
     handle_socket_inner(&shared, tcp, peer, ip).await;
     let mut l = lock(&shared.limits);
-    if let Some(n) = l.pre_handshake.get_mut(&ip) {
+    if let Some(n) = l.sockets_by_ip.get_mut(&ip) {
         *n = n.saturating_sub(1);
         if *n == 0 {
-            l.pre_handshake.remove(&ip);
+            l.sockets_by_ip.remove(&ip);
         }
     }
 }
@@ -638,7 +623,7 @@ async fn handle_socket_inner(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketA
         json!({"nonce": nonce, "ts": now()}),
         None,
     );
-    if sink.send(Message::text(challenge)).await.is_err() {
+    if !send_text(&mut sink, challenge).await {
         return;
     }
     let local = is_local(ip, &hdr);
@@ -763,6 +748,14 @@ fn text_of(msg: Message) -> Incoming {
     }
 }
 
+/// Sends one text frame; a peer that does not read for 10 s is given up on.
+async fn send_text(sink: &mut Sink, text: String) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(10), sink.send(Message::text(text))).await,
+        Ok(Ok(()))
+    )
+}
+
 async fn close(sink: &mut Sink, code: u16, reason: &str) {
     let frame = CloseFrame {
         code: CloseCode::from(code),
@@ -857,7 +850,12 @@ fn device_invalid(message: &str, reason: &str) -> Failure {
 enum AuthKind {
     Shared,
     Setup(String),
-    DeviceToken { token: String, explicit: bool },
+    /// A spent setup token presented by the paired device it was bound to.
+    SetupAlias,
+    DeviceToken {
+        token: String,
+        explicit: bool,
+    },
     None,
 }
 
@@ -1015,6 +1013,7 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
                     }
                     kind = AuthKind::Setup(t.to_string());
                 }
+                Ok(Ok(SetupVerdict::PairedAlias)) => kind = AuthKind::SetupAlias,
                 Ok(Ok(SetupVerdict::Refused(why))) => {
                     tracing::debug!("setup token refused: {why}");
                 }
@@ -1060,6 +1059,7 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
         AuthKind::DeviceToken { token, .. } => Some(token.clone()),
         _ => None,
     };
+    let alias = matches!(kind, AuthKind::SetupAlias);
     let input = RequestInput {
         device_id: device.id.clone(),
         public_key: public_key.clone(),
@@ -1090,6 +1090,16 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
             if let Some(tok) = &device_token {
                 if let Err(f) = st.verify_token(&device_id, &role_j, tok, &scopes_j, t) {
                     return Ok(Outcome::AuthFailed(f));
+                }
+            }
+            if alias {
+                // Only while this very key is paired with a live token for the role.
+                let live = st.paired_by_id(&device_id).is_some_and(|d| {
+                    d.public_key == input.public_key
+                        && d.token(&role_j).is_some_and(|r| r.revoked_at_ms.is_none())
+                });
+                if !live {
+                    return Ok(Outcome::AuthFailed(TokenFailure::TokenRevoked));
                 }
             }
             let reason = pairing_reason(st, &input, &role_j, &scopes_j);
@@ -1337,7 +1347,7 @@ async fn run_session(
         },
     );
     let hello = frames::res_ok(&connect_id, std::mem::take(&mut session.hello));
-    let sent = sink.send(Message::text(hello)).await.is_ok();
+    let sent = send_text(&mut sink, hello).await;
     if let (true, Some(t), Some(d)) = (sent, &session.setup_token_used, &session.device_id) {
         let (paths, d, _t) = (shared.paths.clone(), d.clone(), t.clone());
         let _ = tokio::task::spawn_blocking(move || {
@@ -1381,20 +1391,20 @@ async fn run_session(
             tokio::select! {
                 out = rx.recv() => match out {
                     Some(Out::Text(t)) => {
-                        if sink.send(Message::text(t)).await.is_err() { break; }
+                        if !send_text(&mut sink, t).await { break; }
                     }
                     None => break,
                 },
                 _ = shutdown.changed() => {
                     // Drain what is queued (the shutdown event), then close.
                     while let Ok(Out::Text(t)) = rx.try_recv() {
-                        let _ = sink.send(Message::text(t)).await;
+                        let _ = send_text(&mut sink, t).await;
                     }
                     let seq = *shared
                         .shutdown_seq
                         .get_or_init(|| shared.seq.fetch_add(1, Ordering::SeqCst) + 1);
                     let ev = frames::event("shutdown", json!({"reason": "gateway stopping"}), Some(seq));
-                    let _ = sink.send(Message::text(ev)).await;
+                    let _ = send_text(&mut sink, ev).await;
                     close(&mut sink, 1012, "service restart").await;
                     break;
                 }
@@ -1416,7 +1426,7 @@ async fn run_session(
                     let (id, reply) = handle_rpc(shared, &session, &text).await;
                     // Events the call caused (device.pair.resolved) go out before its response.
                     while let Ok(Out::Text(t)) = rx.try_recv() {
-                        let _ = sink.send(Message::text(t)).await;
+                        let _ = send_text(&mut sink, t).await;
                     }
                     if let Some(e) = &reply.err {
                         if e.message.starts_with("unauthorized role") {
@@ -1431,7 +1441,7 @@ async fn run_session(
                         Some(e) => frames::res_err(&id, &e),
                         None => frames::res_ok(&id, reply.ok.unwrap_or(Value::Null)),
                     };
-                    if sink.send(Message::text(frame)).await.is_err() { break; }
+                    if !send_text(&mut sink, frame).await { break; }
                     if unauthorized_role_calls > 10 {
                         close(&mut sink, 1008, "repeated unauthorized calls").await;
                         break;

@@ -229,6 +229,12 @@ pub fn find(paths: &Paths, token: &str) -> Result<Option<SetupEntry>> {
 pub enum SetupVerdict {
     /// Usable by this device; `first_use` when it just got bound to it.
     Usable { first_use: bool },
+    /// Spent on this (now paired) device. It can no longer create requests or
+    /// admit anything else, but the device may keep presenting it — real
+    /// OpenClaw nodes keep sending their configured token and never switch to
+    /// their device token — which the gateway accepts only while the device is
+    /// paired with a live token for the role.
+    PairedAlias,
     /// Unknown, void, expired or bound to another device.
     Refused(&'static str),
 }
@@ -247,6 +253,11 @@ pub fn use_for_device(
         return Ok(SetupVerdict::Refused("unknown"));
     };
     if entry.voided_at_ms.is_some() {
+        if entry.void_reason.as_deref() == Some("paired")
+            && entry.device_id.as_deref() == Some(device_id)
+        {
+            return Ok(SetupVerdict::PairedAlias);
+        }
         return Ok(SetupVerdict::Refused("void"));
     }
     if let Some(d) = &entry.device_id {
@@ -478,6 +489,22 @@ mod tests {
     }
 
     #[test]
+    fn url_choice() {
+        let u = choose_url(None, "192.168.1.5", 18789).unwrap();
+        assert_eq!(u.url, "ws://192.168.1.5:18789");
+        assert!(u.warning.is_none());
+        let u = choose_url(None, "127.0.0.1", 18789).unwrap();
+        assert_eq!(u.url, "ws://127.0.0.1:18789");
+        assert!(u.warning.is_some());
+        assert!(choose_url(None, "localhost", 1).unwrap().warning.is_some());
+        let u = choose_url(Some("http://10.0.0.7:28789/x"), "127.0.0.1", 1).unwrap();
+        assert_eq!((u.url.as_str(), u.source), ("ws://10.0.0.7:28789", "--url"));
+        let u = choose_url(None, "0.0.0.0", 18789).unwrap();
+        assert!(u.url.starts_with("ws://") && u.url.ends_with(":18789"));
+        assert!(choose_url(Some("ftp://x"), "127.0.0.1", 1).is_err());
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration_ms("10m"), Some(600_000));
         assert_eq!(parse_duration_ms("90"), Some(90_000));
@@ -516,8 +543,20 @@ mod tests {
             SetupVerdict::Usable { .. }
         ));
         void_for_device(&paths, "dev-a", "paired", 10_500).unwrap();
-        assert!(matches!(
+        assert_eq!(
             use_for_device(&paths, &t.token, "dev-a", never, 10_600).unwrap(),
+            SetupVerdict::PairedAlias
+        );
+        assert!(matches!(
+            use_for_device(&paths, &t.token, "dev-b", never, 10_600).unwrap(),
+            SetupVerdict::Refused(_)
+        ));
+        let r = create(&paths, 1000, 20_000).unwrap();
+        use_for_device(&paths, &r.token, "dev-c", never, 20_001).unwrap();
+        note_request(&paths, &r.token, "req-c").unwrap();
+        void_for_request(&paths, "req-c", "rejected", 20_002).unwrap();
+        assert!(matches!(
+            use_for_device(&paths, &r.token, "dev-c", never, 20_003).unwrap(),
             SetupVerdict::Refused("void")
         ));
         assert!(matches!(
