@@ -727,3 +727,41 @@ fn expiring_soon_is_marked_in_text() {
     let text = format!("{}", t.backend());
     assert!(text.contains("!03:20"), "{text}");
 }
+
+#[test]
+fn no_color_env_value_selects_monochrome() {
+    use clawpair::ui::Theme;
+    use std::ffi::OsStr;
+    assert_eq!(
+        Theme::for_no_color(Some(OsStr::new("1"))).status,
+        Theme::mono().status
+    );
+    assert_eq!(
+        Theme::for_no_color(Some(OsStr::new(""))).status,
+        Theme::color().status
+    );
+    assert_eq!(Theme::for_no_color(None).status, Theme::color().status);
+}
+
+#[test]
+fn port_busy_is_on_the_status_line_and_the_console_keeps_working() {
+    let mut s = full_state();
+    update(
+        &mut s,
+        Msg::Gateway(GatewayEvent::BindFailed {
+            addr: "127.0.0.1:18789".into(),
+            error: "Address already in use".into(),
+        }),
+    );
+    for (w, h) in [(80u16, 24u16), (120, 40)] {
+        let t = render(&s, w, h, &clawpair::ui::Theme::color());
+        let text = format!("{}", t.backend());
+        assert!(text.contains("127.0.0.1:18789 PORT BUSY"), "{text}");
+        assert!(
+            text.contains("port busy (127.0.0.1:18789); working on the files only"),
+            "{text}"
+        );
+    }
+    // Approving still works (it only needs the files).
+    assert_eq!(update(&mut s, key('a')).len(), 1);
+}

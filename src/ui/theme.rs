@@ -33,7 +33,12 @@ pub struct Theme {
 impl Theme {
     /// `NO_COLOR` set to anything non-empty means monochrome (no-color.org).
     pub fn from_env() -> Theme {
-        match std::env::var_os("NO_COLOR") {
+        Theme::for_no_color(std::env::var_os("NO_COLOR").as_deref())
+    }
+
+    /// The theme for a value of `NO_COLOR` (unset or empty means colour).
+    pub fn for_no_color(v: Option<&std::ffi::OsStr>) -> Theme {
+        match v {
             Some(v) if !v.is_empty() => Theme::mono(),
             _ => Theme::color(),
         }
