@@ -94,6 +94,14 @@ pub fn is_blank(bytes: &[u8]) -> bool {
 /// target, then the directory is fsynced. A crash leaves either the old or the
 /// new file, never a mix.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    replace_file(path, contents)?;
+    sync_dir(&parent_of(path));
+    Ok(())
+}
+
+/// [`write_atomic`] without the final directory fsync, for a caller that
+/// replaces several files in one directory and then calls [`sync_dir`] once.
+pub fn replace_file(path: &Path, contents: &[u8]) -> Result<()> {
     let dir = parent_of(path);
     ensure_private_dir(&dir)?;
     let name = path
@@ -121,10 +129,14 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         return Err(StoreError::io(path, e));
     }
-    if let Ok(d) = File::open(&dir) {
+    Ok(())
+}
+
+/// Makes the renames in `dir` durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
 }
 
 /// Moves a damaged file aside to `<name>.corrupt-<UTC stamp>` and returns the new path.

@@ -15,6 +15,15 @@ pub struct AllowDoc {
     pub extra: Map<String, Value>,
 }
 
+/// `{"version": 1, "allowFrom": ["…", …]}` and nothing else.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Canonical {
+    version: u32,
+    #[serde(rename = "allowFrom")]
+    allow_from: Vec<String>,
+}
+
 impl AllowDoc {
     /// Same reading policy as the pairing file: empty shapes read as empty,
     /// anything unparseable or unexpected is an error and is never overwritten.
@@ -24,6 +33,16 @@ impl AllowDoc {
         };
         if fsutil::is_blank(bytes) {
             return Ok(AllowDoc::default());
+        }
+        // The shape every writer produces, read without building a JSON tree;
+        // anything else (numbers, extra keys, odd shapes) takes the general path.
+        if let Ok(fast) = serde_json::from_slice::<Canonical>(bytes) {
+            if fast.version == 1 {
+                return Ok(AllowDoc {
+                    entries: fast.allow_from,
+                    extra: Map::new(),
+                });
+            }
         }
         let shape = |message: String| StoreError::Shape {
             path: path.to_path_buf(),

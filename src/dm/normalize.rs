@@ -100,7 +100,7 @@ pub fn normalize_entry(channel: &str, raw: &str, plugin_loaded: bool) -> Option<
 
 /// [`normalize_entry`] without copying when nothing changes.
 pub fn normalize_cow<'a>(channel: &str, raw: &'a str, plugin_loaded: bool) -> Option<Cow<'a, str>> {
-    let t = raw.trim();
+    let t = trim(raw);
     if t.is_empty() || t == "*" {
         return None;
     }
@@ -109,15 +109,25 @@ pub fn normalize_cow<'a>(channel: &str, raw: &'a str, plugin_loaded: bool) -> Op
     } else {
         Cow::Borrowed(t)
     };
-    let trimmed = n.trim();
+    let trimmed = trim(&n);
     if trimmed.is_empty() {
         return None;
     }
     Some(match n {
-        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
-        Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
+        Cow::Borrowed(b) => Cow::Borrowed(trim(b)),
+        Cow::Owned(o) if trim(&o).len() == o.len() => Cow::Owned(o),
         Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
     })
+}
+
+/// `str::trim`, with a shortcut for the usual entry that starts and ends
+/// with a visible ASCII character.
+fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
 }
 
 /// Normalises a list and removes duplicates, keeping the first occurrence.
@@ -138,13 +148,16 @@ pub fn normalize_borrowed<'a>(
     entries: impl IntoIterator<Item = &'a str>,
     plugin_loaded: bool,
 ) -> Vec<Cow<'a, str>> {
+    let entries = entries.into_iter();
     let mut seen: std::collections::HashSet<Cow<'a, str>, foldhash::fast::RandomState> =
-        Default::default();
+        std::collections::HashSet::with_capacity_and_hasher(
+            entries.size_hint().0,
+            Default::default(),
+        );
     let mut out = Vec::new();
     for e in entries {
         if let Some(n) = normalize_cow(channel, e, plugin_loaded) {
-            if !seen.contains(&n) {
-                seen.insert(n.clone());
+            if seen.insert(n.clone()) {
                 out.push(n);
             }
         }

@@ -191,7 +191,8 @@ impl DmStore {
         let expired = doc.drop_expired(now_ms);
         let taken = doc.find_code(code, account).map(|i| doc.requests.remove(i));
         if taken.is_some() || expired {
-            save(path, &doc)?;
+            // The directory fsync follows once the caller is done in this directory.
+            fsutil::replace_file(path, doc.to_json().as_bytes())?;
         }
         Ok((guard, taken))
     }
@@ -210,6 +211,7 @@ impl DmStore {
         let path = self.pairing_path(channel)?;
         let (_guard, taken) = self.take_request(&path, code, account, now_ms)?;
         let Some(raw) = taken else {
+            fsutil::sync_dir(&self.dir);
             return Ok(None);
         };
         let entry = PairingRequest::from_value(&raw).ok_or_else(|| {
@@ -228,6 +230,11 @@ impl DmStore {
         let (allow_file, added) = self.allow_update(channel, given.or(stored), |doc, loaded| {
             doc.add(channel, &entry.id, loaded)
         })?;
+        if !added {
+            // Nothing was written to the allow-list, so its fsync of the
+            // directory did not happen: make the pairing file's rename durable.
+            fsutil::sync_dir(&self.dir);
+        }
         Ok(Some(Approved {
             id: entry.id.clone(),
             entry,
@@ -248,6 +255,7 @@ impl DmStore {
     ) -> Result<Option<PairingRequest>> {
         let path = self.pairing_path(channel)?;
         let (_guard, taken) = self.take_request(&path, code, account, now_ms)?;
+        fsutil::sync_dir(&self.dir);
         Ok(taken.as_ref().and_then(PairingRequest::from_value))
     }
 
