@@ -17,7 +17,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -110,8 +110,14 @@ pub fn acquire(data_path: &Path) -> Result<LockGuard> {
 /// Takes the lock for `data_path` with an explicit retry policy.
 pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
     let lock_path = lock_path_for(data_path)?;
+    let mut waited_ms = 0u64;
     let mut told = false;
-    for attempt in 0..policy.attempts {
+    let mut attempt = 0;
+    // A lock released between our failed create and our look at it is not
+    // an attempt: retry at once (bounded, so a pathological flapping lock
+    // still ends in the normal timeout).
+    let mut vanished = 0u32;
+    while attempt < policy.attempts {
         let content = format!(
             "{{\n  \"pid\": {},\n  \"createdAt\": \"{}\"\n}}",
             std::process::id(),
@@ -137,15 +143,33 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(StoreError::io(&lock_path, e)),
         }
-        if let Some(reason) = stale_reason(&lock_path, clock::system_now_ms()) {
-            tracing::warn!(lock = %lock_path.display(), %reason, "breaking stale lock");
-            let _ = fs::remove_file(&lock_path);
-            continue;
+        match inspect(&lock_path, clock::system_now_ms()) {
+            Seen::Vanished if vanished < 10_000 => {
+                vanished += 1;
+                continue;
+            }
+            Seen::Stale { reason, ino } => {
+                // Remove only the very file judged stale: if it was replaced by
+                // a fresh lock meanwhile, deleting it would let two writers in.
+                let same = fs::symlink_metadata(&lock_path)
+                    .map(|m| Some(m.ino()) == ino)
+                    .unwrap_or(false);
+                if same {
+                    tracing::warn!(lock = %lock_path.display(), %reason, "breaking stale lock");
+                    let _ = fs::remove_file(&lock_path);
+                }
+                attempt += 1;
+                continue;
+            }
+            Seen::Vanished | Seen::Held => {}
         }
         if attempt + 1 >= policy.attempts {
             break;
         }
-        if !told {
+        let r: f64 = rand::rng().random();
+        let delay = policy.delay_ms(attempt, r);
+        // Say so once the wait is about to pass a second; brief contention stays quiet.
+        if !told && waited_ms + delay >= 1000 {
             tracing::warn!(
                 lock = %lock_path.display(),
                 holder = %describe_holder(&lock_path),
@@ -153,10 +177,37 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
             );
             told = true;
         }
-        let r: f64 = rand::rng().random();
-        std::thread::sleep(Duration::from_millis(policy.delay_ms(attempt, r)));
+        std::thread::sleep(Duration::from_millis(delay));
+        waited_ms += delay;
+        attempt += 1;
     }
     Err(StoreError::LockTimeout(data_path.to_path_buf()))
+}
+
+/// What a look at an existing lock file found.
+enum Seen {
+    /// Gone already (released by its holder).
+    Vanished,
+    /// To be respected.
+    Held,
+    /// Breakable; `ino` identifies the file that was judged.
+    Stale {
+        reason: &'static str,
+        ino: Option<u64>,
+    },
+}
+
+fn inspect(lock_path: &Path, now_ms: i64) -> Seen {
+    let ino = match fs::symlink_metadata(lock_path) {
+        Ok(m) => Some(m.ino()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Seen::Vanished,
+        Err(_) => None,
+    };
+    match stale_reason(lock_path, now_ms) {
+        None => Seen::Held,
+        Some("vanished") => Seen::Vanished,
+        Some(reason) => Seen::Stale { reason, ino },
+    }
 }
 
 /// Runs `f` while holding the lock of `data_path`.

@@ -122,7 +122,7 @@ fn a_live_lock_is_waited_for_with_a_message() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2500));
     // Still waiting: the request has not been approved yet.
     assert!(!state
         .join("credentials/telegram-default-allowFrom.json")
