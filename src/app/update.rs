@@ -13,6 +13,7 @@ use super::state::{
     allow_key, dm_key, flatten_allow, Confirm, Mode, Pane, Resolution, Row, RowKey, RowStatus,
     SetupPopup, State, ToastLevel, GHOST_MS,
 };
+use super::view::{DeviceRequest, DmRequest};
 use super::view::{DeviceSnapshot, DmSnapshot, GatewayStatus};
 use crate::gateway::GatewayEvent;
 
@@ -384,42 +385,19 @@ fn on_tick(s: &mut State, now: i64, fx: &mut Vec<Effect>) {
     let before = selection_indices(s);
     let mut changed = false;
 
-    let mut kept = Vec::with_capacity(s.dm.len());
-    for r in std::mem::take(&mut s.dm) {
-        let expired = !r.status.is_gone() && r.item.is_expired(now);
-        let ghost_done = matches!(r.status, RowStatus::Gone { until_ms, .. } if until_ms <= now);
-        if expired {
-            fx.push(Effect::Emit(Event::DmExpired {
-                channel: r.item.channel.clone(),
-                account: r.item.account.clone(),
-                id: r.item.id.clone(),
-            }));
+    changed |= drop_finished(&mut s.dm, now, fx, DmRequest::is_expired, |r| {
+        Event::DmExpired {
+            channel: r.channel.clone(),
+            account: r.account.clone(),
+            id: r.id.clone(),
         }
-        if expired || ghost_done {
-            changed = true;
-        } else {
-            kept.push(r);
+    });
+    changed |= drop_finished(&mut s.devices, now, fx, DeviceRequest::is_expired, |r| {
+        Event::DeviceExpired {
+            request_id: r.request_id.clone(),
+            device_id: r.device_id.clone(),
         }
-    }
-    s.dm = kept;
-
-    let mut kept = Vec::with_capacity(s.devices.len());
-    for r in std::mem::take(&mut s.devices) {
-        let expired = !r.status.is_gone() && r.item.is_expired(now);
-        let ghost_done = matches!(r.status, RowStatus::Gone { until_ms, .. } if until_ms <= now);
-        if expired {
-            fx.push(Effect::Emit(Event::DeviceExpired {
-                request_id: r.item.request_id.clone(),
-                device_id: r.item.device_id.clone(),
-            }));
-        }
-        if expired || ghost_done {
-            changed = true;
-        } else {
-            kept.push(r);
-        }
-    }
-    s.devices = kept;
+    });
 
     let ghost_done =
         |st: &RowStatus| matches!(st, RowStatus::Gone { until_ms, .. } if *until_ms <= now);
@@ -441,6 +419,27 @@ fn on_tick(s: &mut State, now: i64, fx: &mut Vec<Effect>) {
     if changed {
         restore_selections(s, before);
     }
+}
+
+/// Drops requests that expired (announcing each) and "gone" rows whose
+/// grace period is over. True when any row went.
+fn drop_finished<T>(
+    rows: &mut Vec<Row<T>>,
+    now: i64,
+    fx: &mut Vec<Effect>,
+    is_expired: impl Fn(&T, i64) -> bool,
+    expired_event: impl Fn(&T) -> Event,
+) -> bool {
+    let before = rows.len();
+    rows.retain(|r| {
+        let expired = !r.status.is_gone() && is_expired(&r.item, now);
+        if expired {
+            fx.push(Effect::Emit(expired_event(&r.item)));
+        }
+        let grace_over = matches!(r.status, RowStatus::Gone { until_ms, .. } if until_ms <= now);
+        !(expired || grace_over)
+    });
+    rows.len() != before
 }
 
 // ---------------------------------------------------------------- reloads
