@@ -87,10 +87,12 @@ pub async fn run(opts: Options) -> Result<(), String> {
                 None => break,
             },
             Some(msg) = engine.rx.recv() => {
-                if matches!(msg, Msg::TaskFailed(_)) {
-                    // A background panic may have written to the screen: repaint fully.
-                    let _ = terminal.clear();
-                }
+                // No `terminal.clear()` here, ever: it asks the terminal for the
+                // cursor position, which needs crossterm's event-reader lock that
+                // the EventStream thread holds while it waits for input, and the
+                // console would hang. A background panic cannot have written to
+                // the screen anyway: the hook is in place before any task starts
+                // and stderr is diverted while the console owns the screen.
                 engine.handle(msg);
                 dirty = true;
             }
