@@ -1000,6 +1000,12 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
                             })
                             .unwrap_or(false)
                     },
+                    |request_id| {
+                        store.load(t_now).is_ok_and(|st| {
+                            st.paired_by_id(&dev).is_none()
+                                && !st.pending.iter().any(|r| r.request_id == request_id)
+                        })
+                    },
                     t_now,
                 )
             })

@@ -241,12 +241,17 @@ pub enum SetupVerdict {
 
 /// Checks and, on first use, binds the token to `device_id`.
 /// `device_paired_before_expiry` lets an approved device collect its device
-/// token shortly after the code expired.
+/// token shortly after the code expired. `request_resolved_unpaired` says
+/// whether a request is gone from `pending.json` while the device is not
+/// paired: rejected (or lapsed) — decided here from the files, so a device
+/// reconnecting right after a rejection made in another process cannot slip
+/// in a new request before the gateway's watcher notices.
 pub fn use_for_device(
     paths: &Paths,
     token: &str,
     device_id: &str,
     device_paired_before_expiry: impl Fn(i64) -> bool,
+    request_resolved_unpaired: impl Fn(&str) -> bool,
     now: i64,
 ) -> Result<SetupVerdict> {
     let Some(entry) = find(paths, token)? else {
@@ -274,6 +279,12 @@ pub fn use_for_device(
         }
     }
     if entry.device_id.is_some() {
+        if let Some(rid) = entry.request_id.as_deref() {
+            if request_resolved_unpaired(rid) {
+                void_for_request(paths, rid, "rejected", now)?;
+                return Ok(SetupVerdict::Refused("void"));
+            }
+        }
         return Ok(SetupVerdict::Usable { first_use: false });
     }
     // Bind under the lock; another connection may have won the race.
@@ -522,47 +533,68 @@ mod tests {
         assert!(!raw.contains(&t.token), "only hashes are stored");
         assert_eq!(fsutil::mode_of(&dir.path().join(SETUP_FILE)), Some(0o600));
         let never = |_| false;
+        let pending = |_: &str| false;
         assert_eq!(
-            use_for_device(&paths, &t.token, "dev-a", never, 10_001).unwrap(),
+            use_for_device(&paths, &t.token, "dev-a", never, pending, 10_001).unwrap(),
             SetupVerdict::Usable { first_use: true }
         );
         assert_eq!(
-            use_for_device(&paths, &t.token, "dev-a", never, 10_002).unwrap(),
+            use_for_device(&paths, &t.token, "dev-a", never, pending, 10_002).unwrap(),
             SetupVerdict::Usable { first_use: false }
         );
         assert!(matches!(
-            use_for_device(&paths, &t.token, "dev-b", never, 10_002).unwrap(),
+            use_for_device(&paths, &t.token, "dev-b", never, pending, 10_002).unwrap(),
             SetupVerdict::Refused(_)
         ));
         assert!(matches!(
-            use_for_device(&paths, &t.token, "dev-a", never, 11_000).unwrap(),
+            use_for_device(&paths, &t.token, "dev-a", never, pending, 11_000).unwrap(),
             SetupVerdict::Refused("expired")
         ));
         assert!(matches!(
-            use_for_device(&paths, &t.token, "dev-a", |_| true, 11_000).unwrap(),
+            use_for_device(&paths, &t.token, "dev-a", |_| true, pending, 11_000).unwrap(),
             SetupVerdict::Usable { .. }
         ));
         void_for_device(&paths, "dev-a", "paired", 10_500).unwrap();
         assert_eq!(
-            use_for_device(&paths, &t.token, "dev-a", never, 10_600).unwrap(),
+            use_for_device(&paths, &t.token, "dev-a", never, pending, 10_600).unwrap(),
             SetupVerdict::PairedAlias
         );
         assert!(matches!(
-            use_for_device(&paths, &t.token, "dev-b", never, 10_600).unwrap(),
+            use_for_device(&paths, &t.token, "dev-b", never, pending, 10_600).unwrap(),
             SetupVerdict::Refused(_)
         ));
         let r = create(&paths, 1000, 20_000).unwrap();
-        use_for_device(&paths, &r.token, "dev-c", never, 20_001).unwrap();
+        use_for_device(&paths, &r.token, "dev-c", never, pending, 20_001).unwrap();
         note_request(&paths, &r.token, "req-c").unwrap();
         void_for_request(&paths, "req-c", "rejected", 20_002).unwrap();
         assert!(matches!(
-            use_for_device(&paths, &r.token, "dev-c", never, 20_003).unwrap(),
+            use_for_device(&paths, &r.token, "dev-c", never, pending, 20_003).unwrap(),
             SetupVerdict::Refused("void")
         ));
         assert!(matches!(
-            use_for_device(&paths, "nope", "dev-a", never, 10_600).unwrap(),
+            use_for_device(&paths, "nope", "dev-a", never, pending, 10_600).unwrap(),
             SetupVerdict::Refused("unknown")
         ));
+        // A request rejected in another process is noticed from the files at
+        // the device's next connect, before any watcher runs.
+        let q = create(&paths, 1000, 30_000).unwrap();
+        use_for_device(&paths, &q.token, "dev-d", never, pending, 30_001).unwrap();
+        note_request(&paths, &q.token, "req-d").unwrap();
+        assert_eq!(
+            use_for_device(&paths, &q.token, "dev-d", never, pending, 30_002).unwrap(),
+            SetupVerdict::Usable { first_use: false },
+            "still pending"
+        );
+        let gone = |rid: &str| rid == "req-d";
+        assert_eq!(
+            use_for_device(&paths, &q.token, "dev-d", never, gone, 30_003).unwrap(),
+            SetupVerdict::Refused("void")
+        );
+        assert_eq!(
+            use_for_device(&paths, &q.token, "dev-d", never, pending, 30_004).unwrap(),
+            SetupVerdict::Refused("void"),
+            "and it stays void"
+        );
         let decoded = decode(&encode("ws://h:1", &t.token)).unwrap();
         assert_eq!(decoded.token.as_deref(), Some(t.token.as_str()));
     }
