@@ -248,6 +248,14 @@ fn actionable(s: &mut State, key: &RowKey) -> bool {
     }
 }
 
+/// The pairing code of the DM request row `key`.
+fn dm_code(s: &State, key: &RowKey) -> String {
+    s.dm.iter()
+        .find(|r| dm_key(&r.item) == *key)
+        .map(|r| r.item.code.clone())
+        .unwrap_or_default()
+}
+
 fn approve(s: &mut State, fx: &mut Vec<Effect>) {
     let Some(key) = current(s) else {
         s.toast(ToastLevel::Info, "Nothing selected");
@@ -258,11 +266,7 @@ fn approve(s: &mut State, fx: &mut Vec<Effect>) {
             if !actionable(s, &key) {
                 return;
             }
-            let code =
-                s.dm.iter()
-                    .find(|r| dm_key(&r.item) == key)
-                    .map(|r| r.item.code.clone())
-                    .unwrap_or_default();
+            let code = dm_code(s, &key);
             set_status(s, &key, RowStatus::Busy("approving"));
             fx.push(Effect::ApproveDm { key, code });
         }
@@ -326,11 +330,7 @@ fn run_confirmed(s: &mut State, what: Confirm, fx: &mut Vec<Effect>) {
             if !actionable(s, &key) {
                 return;
             }
-            let code =
-                s.dm.iter()
-                    .find(|r| dm_key(&r.item) == key)
-                    .map(|r| r.item.code.clone())
-                    .unwrap_or_default();
+            let code = dm_code(s, &key);
             set_status(s, &key, RowStatus::Busy("rejecting"));
             fx.push(Effect::RejectDm { key, code });
         }
