@@ -263,20 +263,18 @@ fn approve(s: &mut State, fx: &mut Vec<Effect>) {
     };
     match &key {
         RowKey::Dm { .. } => {
-            if !actionable(s, &key) {
-                return;
-            }
             let code = dm_code(s, &key);
-            set_status(s, &key, RowStatus::Busy("approving"));
-            fx.push(Effect::ApproveDm { key, code });
+            begin(s, fx, key, "approving", |key| Effect::ApproveDm {
+                key,
+                code,
+            });
         }
         RowKey::Device(id) => {
-            if !actionable(s, &key) {
-                return;
-            }
             let request_id = id.clone();
-            set_status(s, &key, RowStatus::Busy("approving"));
-            fx.push(Effect::ApproveDevice { key, request_id });
+            begin(s, fx, key, "approving", |key| Effect::ApproveDevice {
+                key,
+                request_id,
+            });
         }
         _ => s.toast(ToastLevel::Info, "Approve works on DM and device requests"),
     }
@@ -327,37 +325,46 @@ fn remove(s: &mut State) {
 fn run_confirmed(s: &mut State, what: Confirm, fx: &mut Vec<Effect>) {
     match what {
         Confirm::RejectDm(key) => {
-            if !actionable(s, &key) {
-                return;
-            }
             let code = dm_code(s, &key);
-            set_status(s, &key, RowStatus::Busy("rejecting"));
-            fx.push(Effect::RejectDm { key, code });
+            begin(s, fx, key, "rejecting", |key| Effect::RejectDm {
+                key,
+                code,
+            });
         }
         Confirm::RejectDevice(request_id) => {
             let key = RowKey::Device(request_id.clone());
-            if !actionable(s, &key) {
-                return;
-            }
-            set_status(s, &key, RowStatus::Busy("rejecting"));
-            fx.push(Effect::RejectDevice { key, request_id });
+            begin(s, fx, key, "rejecting", |key| Effect::RejectDevice {
+                key,
+                request_id,
+            });
         }
         Confirm::RemoveDevice(device_id) => {
             let key = RowKey::Paired(device_id.clone());
-            if !actionable(s, &key) {
-                return;
-            }
-            set_status(s, &key, RowStatus::Busy("removing"));
-            fx.push(Effect::RemoveDevice { key, device_id });
+            begin(s, fx, key, "removing", |key| Effect::RemoveDevice {
+                key,
+                device_id,
+            });
         }
         Confirm::RevokeAllow(key) => {
-            if !actionable(s, &key) {
-                return;
-            }
-            set_status(s, &key, RowStatus::Busy("revoking"));
-            fx.push(Effect::RevokeAllow { key });
+            begin(s, fx, key, "revoking", |key| Effect::RevokeAllow { key })
         }
     }
+}
+
+/// Starts a write on row `key`: refused (with its toast) unless the row is
+/// actionable, else the row turns busy and the effect is queued.
+fn begin(
+    s: &mut State,
+    fx: &mut Vec<Effect>,
+    key: RowKey,
+    busy: &'static str,
+    effect: impl FnOnce(RowKey) -> Effect,
+) {
+    if !actionable(s, &key) {
+        return;
+    }
+    set_status(s, &key, RowStatus::Busy(busy));
+    fx.push(effect(key));
 }
 
 fn copy(s: &mut State, fx: &mut Vec<Effect>) {
