@@ -32,9 +32,14 @@ impl OpenClawConfig {
 
     /// Loads `path`; a file that cannot be read or parsed is an error naming it.
     pub fn try_load(path: &Path) -> Result<OpenClawConfig, StoreError> {
-        let Some(bytes) = crate::fsutil::read_optional(path)? else {
-            return Ok(OpenClawConfig::default());
-        };
+        match crate::fsutil::read_optional(path)? {
+            Some(bytes) => Self::parse(path, &bytes),
+            None => Ok(OpenClawConfig::default()),
+        }
+    }
+
+    /// Parses the bytes of `openclaw.json` (JSON5); errors name `path`.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<OpenClawConfig, StoreError> {
         let shape = |message: String| StoreError::Shape {
             path: path.to_path_buf(),
             message,
@@ -42,7 +47,7 @@ impl OpenClawConfig {
         if bytes.len() as u64 > MAX_CONFIG_BYTES {
             return Err(shape("too large for a config file".into()));
         }
-        let text = String::from_utf8(bytes).map_err(|_| shape("not UTF-8".into()))?;
+        let text = std::str::from_utf8(bytes).map_err(|_| shape("not UTF-8".into()))?;
         let text = text.trim_start_matches('\u{feff}');
         if text.trim().is_empty() {
             return Ok(OpenClawConfig::default());

@@ -216,12 +216,15 @@ pub fn with_lock<T>(data_path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T
     f()
 }
 
-struct Holder {
-    pid: i64,
-    created_at: String,
+/// Who a lock file says holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holder {
+    pub pid: i64,
+    pub created_at: String,
 }
 
-fn parse_holder(text: &str) -> Option<Holder> {
+/// Reads lock-file text (`{"pid": …, "createdAt": "…"}`); `None` for anything else.
+pub fn parse_holder(text: &str) -> Option<Holder> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     let pid = v.get("pid")?.as_f64()?;
     let created_at = v.get("createdAt")?.as_str()?.to_string();

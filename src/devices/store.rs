@@ -581,7 +581,8 @@ fn from_value<T: serde::de::DeserializeOwned>(path: &Path, what: &str, v: Value)
     })
 }
 
-fn render_pending(pending: &[PendingRequest]) -> Result<String> {
+/// The text of `pending.json` for these requests.
+pub fn render_pending(pending: &[PendingRequest]) -> Result<String> {
     let mut m = Map::new();
     for p in pending {
         m.insert(p.request_id.clone(), to_value(p)?);
@@ -589,7 +590,8 @@ fn render_pending(pending: &[PendingRequest]) -> Result<String> {
     Ok(jsonfmt::to_pretty(&Value::Object(m)))
 }
 
-fn render_paired(paired: &[PairedDevice]) -> Result<String> {
+/// The text of `paired.json` for these devices.
+pub fn render_paired(paired: &[PairedDevice]) -> Result<String> {
     let mut m = Map::new();
     for d in paired {
         m.insert(d.device_id.clone(), to_value(d)?);

@@ -47,9 +47,16 @@ pub struct SetupPayload {
     pub password: Option<String>,
 }
 
+/// Longer codes are refused unread (a real one is under 300 characters).
+pub const MAX_SETUP_CODE_CHARS: usize = 4096;
+
 /// Decodes a setup code (base64url, padding and standard alphabet tolerated).
 pub fn decode(code: &str) -> Option<SetupPayload> {
-    let bytes = crypto::b64_decode(code.trim())?;
+    let code = code.trim();
+    if code.len() > MAX_SETUP_CODE_CHARS {
+        return None;
+    }
+    let bytes = crypto::b64_decode(code)?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let url = v.get("url")?.as_str()?.to_string();
     let token = v.get("token").and_then(|t| t.as_str()).map(str::to_string);
