@@ -11,6 +11,8 @@ pub mod devices;
 pub mod dm;
 pub mod error;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod gateway;
 pub mod headless;
 pub mod jsonfmt;
