@@ -11,7 +11,8 @@
 //! is mostly queueing, L = λW) and open loop at the target rate (300/s new,
 //! 1,000/s paired) to measure latency at that load.
 //!
-//! Run: `cargo bench --bench gateway` (env `BENCH_N` = handshakes per phase).
+//! Run alone: `cargo bench --bench clawpair-bench -- gateway` (env `BENCH_N` =
+//! handshakes per phase).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use clawpair::gateway::client::{self, ConnectAnswer, ConnectOptions};
 use clawpair::gateway::identity::DeviceIdentity;
+
+use crate::Row;
 
 const TOKEN: &str = "bench-gateway-token-0123456789abcdef";
 const CLIENTS: usize = 100;
@@ -98,9 +101,11 @@ struct Stats {
 }
 
 impl Stats {
-    fn print(&self, label: &str) {
+    /// Prints the detailed line; returns (handshakes/s, p99 ms, unexpected answers).
+    fn print(&self, label: &str) -> (f64, f64, usize) {
         let mut l = self.lat.clone();
         l.sort();
+        let (rate, p99) = (self.n as f64 / self.secs, percentile(&l, 0.99));
         println!(
             "{label:<34} n={:<5} {:>7.0} handshakes/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms  unexpected={}",
             self.n,
@@ -110,6 +115,7 @@ impl Stats {
             percentile(&l, 1.0),
             self.wrong
         );
+        (rate, p99, self.wrong)
     }
 }
 
@@ -259,7 +265,7 @@ async fn new_devices(
     all.unwrap()
 }
 
-fn main() {
+pub fn run(rows: &mut Vec<Row>) {
     let n: usize = std::env::var("BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -285,16 +291,17 @@ fn main() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         gw.child.id()
     );
-    rt.block_on(async {
+    let (new_max, new_at) = rt.block_on(async {
         new_devices(&gw.url, state, 200, round, None).await; // warm-up
-        new_devices(&gw.url, state, n, round, None)
+        let max = new_devices(&gw.url, state, n, round, None)
             .await
             .print(&format!(
                 "new devices, closed loop (pending.json 0..{round})"
             ));
-        new_devices(&gw.url, state, n.min(1500), round, Some(300.0))
+        let at = new_devices(&gw.url, state, n.min(1500), round, Some(300.0))
             .await
             .print("new devices, open loop 300/s");
+        (max, at)
     });
     let now = clawpair::clock::now_ms();
     let devices: Vec<DeviceIdentity> = (0..1000.max(paired_n))
@@ -303,15 +310,48 @@ fn main() {
     pair_directly(state, &devices[..paired_n]);
     let reps: Arc<Vec<DeviceIdentity>> =
         Arc::new((0..n).map(|i| devices[i % paired_n].clone()).collect());
-    rt.block_on(async {
+    let (paired_max, paired_at) = rt.block_on(async {
         phase(&gw.url, Arc::new(devices[..paired_n].to_vec()), true, None).await; // warm-up
-        phase(&gw.url, reps.clone(), true, None)
+        let max = phase(&gw.url, reps.clone(), true, None)
             .await
             .print(&format!("paired devices, closed loop ({paired_n} devices)"));
-        phase(&gw.url, reps.clone(), true, Some(1000.0))
+        let at = phase(&gw.url, reps.clone(), true, Some(1000.0))
             .await
             .print("paired devices, open loop 1000/s");
+        (max, at)
     });
+    let shown = |(rate, p99, wrong): (f64, f64, usize)| {
+        let wrong = if wrong > 0 {
+            format!(", {wrong} UNEXPECTED ANSWERS")
+        } else {
+            String::new()
+        };
+        format!("{rate:.0}/s, p99 {p99:.1} ms{wrong}")
+    };
+    rows.push(Row::new(
+        "gateway handshakes, new devices, maximum rate",
+        shown(new_max),
+        "≥ 300/s",
+        Some(new_max.0 >= 300.0 && new_max.2 == 0),
+    ));
+    rows.push(Row::new(
+        "gateway handshakes, new devices, 300/s offered",
+        shown(new_at),
+        "p99 ≤ 20 ms",
+        Some(new_at.1 <= 20.0 && new_at.2 == 0),
+    ));
+    rows.push(Row::new(
+        "gateway handshakes, paired devices, maximum rate",
+        shown(paired_max),
+        "≥ 1,000/s",
+        Some(paired_max.0 >= 1000.0 && paired_max.2 == 0),
+    ));
+    rows.push(Row::new(
+        "gateway handshakes, paired devices, 1,000/s offered",
+        shown(paired_at),
+        "p99 ≤ 20 ms",
+        Some(paired_at.1 <= 20.0 && paired_at.2 == 0),
+    ));
     // 1,000 idle paired connections, each a distinct paired device.
     pair_directly(state, &devices[paired_n..1000.max(paired_n)]);
     let base = rss_kib(gw.child.id());
@@ -353,4 +393,11 @@ fn main() {
         rss as f64 / 1024.0,
         open
     );
+    let mib = rss as f64 / 1024.0;
+    rows.push(Row::new(
+        &format!("gateway RSS, {open} idle paired connections"),
+        format!("{mib:.1} MiB"),
+        "≤ 50 MiB",
+        Some(mib <= 50.0 && open == 1000),
+    ));
 }

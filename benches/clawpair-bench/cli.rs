@@ -3,12 +3,14 @@
 //! invocation (spawn to exit) and the child's peak RSS (from `wait4`), for
 //! `pairing list --json` and `pairing approve`. Targets: ≤ 5 ms, ≤ 10 MiB.
 //!
-//! Run: `cargo bench --bench cli` (prints one table).
+//! Run alone: `cargo bench --bench clawpair-bench -- cli`.
 
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::Row;
 
 const RUNS: usize = 200;
 const ENTRIES: usize = 10_000;
@@ -60,16 +62,32 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn report(name: &str, mut times: Vec<Duration>, rss: Vec<u64>) {
+/// Prints one line of the detailed table; returns (p50 ms, p99 ms, peak MiB).
+fn report(name: &str, mut times: Vec<Duration>, rss: Vec<u64>) -> (f64, f64, f64) {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (p50, p99) = (ms(pct(&times, 0.5)), ms(pct(&times, 0.99)));
+    let peak = *rss.iter().max().unwrap_or(&0) as f64 / 1024.0;
     println!(
-        "| {name:<26} | {:>7.2} | {:>7.2} | {:>7.2} | {:>9.1} |",
-        ms(pct(&times, 0.5)),
+        "| {name:<26} | {p50:>7.2} | {:>7.2} | {p99:>7.2} | {peak:>9.1} |",
         ms(pct(&times, 0.95)),
-        ms(pct(&times, 0.99)),
-        *rss.iter().max().unwrap_or(&0) as f64 / 1024.0
     );
+    (p50, p99, peak)
+}
+
+fn row(rows: &mut Vec<Row>, what: &str, (p50, p99, peak): (f64, f64, f64)) {
+    rows.push(Row::new(
+        what,
+        format!("p50 {p50:.2} ms, p99 {p99:.2} ms"),
+        "p50 ≤ 5 ms",
+        Some(p50 <= 5.0),
+    ));
+    rows.push(Row::new(
+        &format!("{what}: peak RSS"),
+        format!("{peak:.1} MiB"),
+        "≤ 10 MiB",
+        Some(peak <= 10.0),
+    ));
 }
 
 fn reset(creds: &Path, pending: &str, allow: &str) {
@@ -77,10 +95,7 @@ fn reset(creds: &Path, pending: &str, allow: &str) {
     fs::write(creds.join("telegram-default-allowFrom.json"), allow).unwrap();
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
+pub fn run(rows: &mut Vec<Row>) {
     let bin = env!("CARGO_BIN_EXE_clawpair");
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
@@ -104,7 +119,7 @@ fn main() {
         t.push(w);
         r.push(rss);
     }
-    report("pairing list --json", t, r);
+    let list = report("pairing list --json", t, r);
 
     let (mut t, mut r) = (Vec::new(), Vec::new());
     for i in 0..RUNS {
@@ -114,7 +129,7 @@ fn main() {
         t.push(w);
         r.push(rss);
     }
-    report("pairing approve", t, r);
+    let approve = report("pairing approve", t, r);
 
     let (mut t, mut r) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
@@ -122,5 +137,13 @@ fn main() {
         t.push(w);
         r.push(rss);
     }
-    report("(baseline: /bin/true)", t, r);
+    let floor = report("(baseline: /bin/true)", t, r);
+    row(rows, "CLI `pairing list --json`", list);
+    row(rows, "CLI `pairing approve`", approve);
+    rows.push(Row::new(
+        "process start-up floor (`/bin/true`)",
+        format!("p50 {:.2} ms", floor.0),
+        "",
+        None,
+    ));
 }
