@@ -116,6 +116,10 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
             (t, 0)
         } else if rest.len() > 6 && matches!(rest.as_bytes()[rest.len() - 6], b'+' | b'-') {
             let (t, z) = rest.split_at(rest.len() - 6);
+            // Byte slicing below: a multi-byte character here is not an offset.
+            if !z.is_ascii() {
+                return None;
+            }
             let sign = if z.starts_with('-') { -1 } else { 1 };
             let zh = num(&z[1..3])?;
             let zm = num(&z[4..6])?;
@@ -168,6 +172,13 @@ mod tests {
         assert_eq!(format_iso_ms(ms), "2026-03-01T12:00:00.000Z");
         assert_eq!(format_iso_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_iso_ms(1_795_469_143_890), "2026-11-23T21:25:43.890Z");
+    }
+
+    #[test]
+    fn non_ascii_where_an_offset_would_be_is_no_timestamp() {
+        // Found by the pairing_file fuzzer: this used to panic on a char boundary.
+        assert_eq!(parse_iso_ms("2026-03-01T12:00:003-00\u{feff}"), None);
+        assert_eq!(parse_iso_ms("2026-03-01T12:00:00+\u{e9}:00"), None);
     }
 
     #[test]
