@@ -64,8 +64,8 @@ pub fn frame(data: &[u8]) {
     let Ok(p) = frames::parse_connect_params(req.params.as_ref()) else {
         return;
     };
+    // Any string passes the schema; the gateway refuses roles it does not know later.
     let role = p.role();
-    assert!(!role.is_empty());
     if let Some(device) = &p.device {
         let Some(raw) = crypto::decode_public_key(&device.public_key) else {
             return;

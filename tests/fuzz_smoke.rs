@@ -10,14 +10,21 @@ use clawpair::fuzz_targets::TARGETS;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+fn files_in(dir: &Path) -> Vec<Vec<u8>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("{}: {e}", dir.display()),
+    }
+}
+
+/// The seed corpus plus every input a fuzzer once failed on (`fuzz/regressions/`).
 fn seeds(target: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/seeds")
-        .join(target);
-    let mut out: Vec<Vec<u8>> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
-        .collect();
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut out = files_in(&fuzz.join("seeds").join(target));
+    out.extend(files_in(&fuzz.join("regressions").join(target)));
     out.sort();
     assert!(!out.is_empty(), "no seeds for {target}");
     out
