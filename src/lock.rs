@@ -83,7 +83,7 @@ impl Drop for LockGuard {
     fn drop(&mut self) {
         // Only delete what is still our own lock: if someone broke it as stale
         // and took it, theirs must survive.
-        if let Ok(current) = fs::read_to_string(&self.lock_path) {
+        if let Some(current) = read_lock(&self.lock_path) {
             if current == self.content {
                 let _ = fs::remove_file(&self.lock_path);
             }
@@ -144,6 +144,15 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
             Err(e) => return Err(StoreError::io(&lock_path, e)),
         }
         match inspect(&lock_path, clock::system_now_ms()) {
+            Seen::Foreign(what) => {
+                return Err(StoreError::io(
+                    &lock_path,
+                    std::io::Error::other(format!(
+                        "{what}, not a lock file; clawpair does not follow or replace it \
+                         (remove it if nothing else owns it)"
+                    )),
+                ))
+            }
             Seen::Vanished if vanished < 10_000 => {
                 vanished += 1;
                 continue;
@@ -188,6 +197,8 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
 enum Seen {
     /// Gone already (released by its holder).
     Vanished,
+    /// A symbolic link, FIFO, directory…: nothing a lock holder creates.
+    Foreign(&'static str),
     /// To be respected.
     Held,
     /// Breakable; `ino` identifies the file that was judged.
@@ -199,6 +210,8 @@ enum Seen {
 
 fn inspect(lock_path: &Path, now_ms: i64) -> Seen {
     let ino = match fs::symlink_metadata(lock_path) {
+        Ok(m) if m.file_type().is_symlink() => return Seen::Foreign("is a symbolic link"),
+        Ok(m) if !m.is_file() => return Seen::Foreign("is not a regular file"),
         Ok(m) => Some(m.ino()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Seen::Vanished,
         Err(_) => None,
@@ -231,9 +244,22 @@ fn parse_holder(text: &str) -> Option<Holder> {
     })
 }
 
+/// No lock file written by OpenClaw or clawpair comes near this; a larger
+/// one is read only this far (and then is garbage, judged by its mtime).
+const MAX_LOCK_BYTES: u64 = 4096;
+
+/// The text of a lock file: never through a symbolic link, never blocking on
+/// a FIFO, at most [`MAX_LOCK_BYTES`]. `None` when it cannot be read as such.
+fn read_lock(lock_path: &Path) -> Option<String> {
+    use std::io::Read;
+    let file = fsutil::open_regular(lock_path).ok()??;
+    let mut buf = Vec::new();
+    file.take(MAX_LOCK_BYTES).read_to_end(&mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
 fn describe_holder(lock_path: &Path) -> String {
-    match fs::read_to_string(lock_path)
-        .ok()
+    match read_lock(lock_path)
         .as_deref()
         .and_then(parse_holder)
     {
@@ -244,15 +270,14 @@ fn describe_holder(lock_path: &Path) -> String {
 
 /// Why an existing lock may be broken, or `None` when it must be respected.
 pub fn stale_reason(lock_path: &Path, now_ms: i64) -> Option<&'static str> {
-    let meta = match fs::metadata(lock_path) {
+    let meta = match fs::symlink_metadata(lock_path) {
+        Ok(m) if m.file_type().is_symlink() => return Some("a symbolic link, not a lock file"),
+        Ok(m) if !m.is_file() => return Some("not a regular file"),
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some("vanished"),
         Err(_) => return Some("cannot stat"),
     };
-    if let Some(h) = fs::read_to_string(lock_path)
-        .ok()
-        .as_deref()
-        .and_then(parse_holder)
+    if let Some(h) = read_lock(lock_path).as_deref().and_then(parse_holder)
     {
         if h.pid != 0 && !pid_alive(h.pid) {
             return Some("holder process is gone");

@@ -122,7 +122,12 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The entries of a state directory; none when it is a symbolic link (it is
+/// reported as such and nothing behind it is read or repaired).
 fn list_files(dir: &Path) -> Vec<PathBuf> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Vec::new();
+    }
     let mut out: Vec<PathBuf> = match fs::read_dir(dir) {
         Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
         Err(_) => Vec::new(),

@@ -100,12 +100,18 @@ impl DmStore {
         &self.loaded
     }
 
+    /// Every operation reaches its files through these two paths, so the
+    /// check that the directory is not a symbolic link lives here.
     pub fn pairing_path(&self, channel: &str) -> Result<PathBuf> {
-        Ok(self.dir.join(keys::pairing_file_name(channel)?))
+        let name = keys::pairing_file_name(channel)?;
+        fsutil::check_state_dir(&self.dir)?;
+        Ok(self.dir.join(name))
     }
 
     pub fn allow_path(&self, channel: &str, account: Option<&str>) -> Result<PathBuf> {
-        Ok(self.dir.join(keys::allow_file_name(channel, account)?))
+        let name = keys::allow_file_name(channel, account)?;
+        fsutil::check_state_dir(&self.dir)?;
+        Ok(self.dir.join(name))
     }
 
     /// Takes the lock of `path`, creates the file when missing (as every
@@ -341,6 +347,7 @@ impl DmStore {
 
     /// Every channel with a pairing or allow-list file in the directory, sorted.
     pub fn channels(&self) -> Result<Vec<ChannelFiles>> {
+        fsutil::check_state_dir(&self.dir)?;
         let rd = match std::fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
