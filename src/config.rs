@@ -76,10 +76,9 @@ impl OpenClawConfig {
         let Some(bytes) = crate::fsutil::read_capped(path, MAX_CONFIG_BYTES)? else {
             return Ok(OpenClawConfig::default());
         };
-        let shape = |message: String| StoreError::Shape {
-            path: path.to_path_buf(),
-            message,
-        };
+        // Not `Shape`: that message sends the user to `doctor --repair`,
+        // which never moves OpenClaw's own file.
+        let shape = |message: String| StoreError::Invalid(format!("{}: {message}", path.display()));
         let text = String::from_utf8(bytes).map_err(|_| shape("not UTF-8".into()))?;
         let text = text.trim_start_matches('\u{feff}');
         if text.trim().is_empty() {
