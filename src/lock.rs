@@ -2,14 +2,17 @@
 //! files, so clawpair and a running OpenClaw never lose each other's updates.
 //!
 //! * exclusive create of `<canonical dir>/<name>.lock` holding
-//!   `{"pid": <pid>, "createdAt": "<ISO ms Z>"}` (2-space JSON, no newline);
+//!   `{"pid": <pid>, "createdAt": "<ISO ms Z>"}` (2-space JSON, no newline),
+//!   complete from the first moment (written to a temp file, then hard-linked);
 //! * an existing lock is stale when its pid is dead (or a zombie), when its
 //!   `createdAt` is unparseable or older than 30 s, when its mtime is older
 //!   than 30 s, or when it cannot be stat-ed; a stale lock is removed and the
 //!   create retried at once;
 //! * otherwise up to 11 attempts with OpenClaw's jittered exponential backoff
 //!   (≈100 ms doubling to 10 s), then `file lock timeout for <data file>`;
-//! * released by deleting the lock file, but only while it is still ours.
+//! * released by deleting the lock file, but only while it is still ours;
+//! * a lock path that is a symbolic link or not a regular file is reported,
+//!   never followed, read through or removed.
 //!
 //! One deliberate difference: a pid that exists but belongs to another user
 //! (`kill(pid, 0)` → EPERM) counts as alive here. OpenClaw counts it as dead;
@@ -123,17 +126,8 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
             std::process::id(),
             clock::format_iso_ms(clock::system_now_ms())
         );
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&lock_path)
-        {
-            Ok(mut file) => {
-                if let Err(e) = file.write_all(content.as_bytes()) {
-                    let _ = fs::remove_file(&lock_path);
-                    return Err(StoreError::io(&lock_path, e));
-                }
+        match create_complete(&lock_path, &content) {
+            Ok(file) => {
                 return Ok(LockGuard {
                     lock_path,
                     content,
@@ -191,6 +185,51 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
         attempt += 1;
     }
     Err(StoreError::LockTimeout(data_path.to_path_buf()))
+}
+
+/// Creates the lock file exclusively with its content already in it: the
+/// content goes into a private temp file that is then hard-linked to the lock
+/// path (`link` fails when the path exists, like `O_EXCL`). A process killed
+/// at any moment leaves either no lock or a complete one naming its pid,
+/// never an empty lock that others would have to wait 30 s for; at worst a
+/// `*.tmp` file, which `doctor --repair` removes. Where hard links are not
+/// supported this falls back to create-then-write.
+fn create_complete(lock_path: &Path, content: &str) -> std::io::Result<fs::File> {
+    let name = lock_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = lock_path.with_file_name(format!("{name}.{}.tmp", uuid::Uuid::new_v4()));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let linked = file
+        .write_all(content.as_bytes())
+        .and_then(|()| fs::hard_link(&tmp, lock_path));
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(file),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EPERM | libc::EOPNOTSUPP | libc::EXDEV | libc::EMLINK)
+            ) =>
+        {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(lock_path)?;
+            if let Err(e) = file.write_all(content.as_bytes()) {
+                let _ = fs::remove_file(lock_path);
+                return Err(e);
+            }
+            Ok(file)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// What a look at an existing lock file found.
@@ -259,10 +298,7 @@ fn read_lock(lock_path: &Path) -> Option<String> {
 }
 
 fn describe_holder(lock_path: &Path) -> String {
-    match read_lock(lock_path)
-        .as_deref()
-        .and_then(parse_holder)
-    {
+    match read_lock(lock_path).as_deref().and_then(parse_holder) {
         Some(h) => format!("pid {} since {}", h.pid, h.created_at),
         None => "unknown holder".to_string(),
     }
@@ -277,8 +313,7 @@ pub fn stale_reason(lock_path: &Path, now_ms: i64) -> Option<&'static str> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some("vanished"),
         Err(_) => return Some("cannot stat"),
     };
-    if let Some(h) = read_lock(lock_path).as_deref().and_then(parse_holder)
-    {
+    if let Some(h) = read_lock(lock_path).as_deref().and_then(parse_holder) {
         if h.pid != 0 && !pid_alive(h.pid) {
             return Some("holder process is gone");
         }
