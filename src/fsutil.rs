@@ -116,10 +116,7 @@ fn not_regular_error(path: &Path) -> StoreError {
 pub fn check_state_dir(dir: &Path) -> Result<()> {
     match fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => Err(symlink_error(dir)),
-        Ok(m) if !m.is_dir() => Err(StoreError::io(
-            dir,
-            io::Error::other("is not a directory"),
-        )),
+        Ok(m) if !m.is_dir() => Err(StoreError::io(dir, io::Error::other("is not a directory"))),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(StoreError::io(dir, e)),

@@ -85,7 +85,9 @@ impl PairingRequest {
     /// more than the full hour even when the clock is behind `createdAt`.
     pub fn remaining_ms(&self, now_ms: i64) -> i64 {
         match self.created_at_ms {
-            Some(c) => (c.saturating_add(PENDING_TTL_MS).saturating_sub(now_ms)).clamp(0, PENDING_TTL_MS),
+            Some(c) => {
+                (c.saturating_add(PENDING_TTL_MS).saturating_sub(now_ms)).clamp(0, PENDING_TTL_MS)
+            }
             None => 0,
         }
     }
