@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -235,51 +235,6 @@ fn worker(state: &Path, ledger: &Mutex<Ledger>, seed: u64, until: Instant) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The headless console on `state` with its gateway on `port`; returns once
-/// it listens. Its stderr is drained so it never blocks.
-fn start_headless(state: &Path, port: u16) -> Killed {
-    let mut c = cmd(
-        state,
-        &["--headless", "--port", &port.to_string(), "--no-notify"],
-    );
-    let mut child = Killed(
-        c.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if l.contains("gateway.listening") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    let stderr = child.0.stderr.take().unwrap();
-    std::thread::spawn(move || for _ in BufReader::new(stderr).lines().map_while(Result::ok) {});
-    rx.recv_timeout(Duration::from_secs(20))
-        .expect("headless console listening");
-    child
-}
-
 /// A `clawpair join` node with a fresh setup code: a silent loopback approval
 /// written by the headless console. Reports the node's device id into the
 /// ledger once it says it was approved.
@@ -481,7 +436,7 @@ fn kill_9_at_random_moments_loses_no_reported_success() {
             );
         }
         let port = free_port();
-        let mut headless = Some(start_headless(&state, port));
+        let mut headless = Some(start_headless(&state, port).0);
         let nodes: Vec<PathBuf> = (0..2)
             .map(|i| tmp.path().join(format!("node-{round}-{i}")))
             .collect();

@@ -904,3 +904,85 @@ fn a_live_devices_lock_is_waited_for_with_a_message() {
         f.assert_no_leftovers(lock);
     }
 }
+
+/// The console writes too (its gateway approves a loopback node silently):
+/// a `clawpair --headless` console breaks a dead holder's lock at once, and
+/// waits for a live one with a message on stderr naming the lock and holder,
+/// then completes the write once the lock is released.
+#[test]
+fn the_headless_console_breaks_dead_locks_and_waits_for_live_ones() {
+    let me = std::process::id() as i64;
+    for (lock, live) in [("pending.json.lock", false), ("paired.json.lock", true)] {
+        let f = Fixture::new();
+        let port = free_port();
+        let (_console, stderr) = start_headless(&f.state, port);
+        let lp = f.dev(lock);
+        let holder = if live { me } else { DEAD_PID };
+        plant_lock(
+            &lp,
+            lock_content(holder, clawpair::clock::system_now_ms()).as_bytes(),
+            Duration::ZERO,
+        );
+        let out = cmd(
+            &f.state,
+            &["setup-code", "--port", &port.to_string(), "--json"],
+        )
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let node = f.tmp.path().join("node");
+        let _join = Killed(
+            cmd(
+                &node,
+                &[
+                    "join",
+                    v["setupCode"].as_str().unwrap(),
+                    "--name",
+                    "lock-node",
+                ],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        );
+        let joined = |f: &Fixture| {
+            paired_ids(&f.state)
+                .iter()
+                .any(|id| !id.starts_with("paired-"))
+        };
+        if live {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            let line = loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let l = stderr
+                    .recv_timeout(left)
+                    .expect("the console says it is waiting for the lock");
+                if l.contains("waiting for lock") {
+                    break l;
+                }
+            };
+            assert!(
+                line.contains(lock) && line.contains(&format!("pid {me}")),
+                "{line}"
+            );
+            assert!(!joined(&f), "{lock}: written while the lock was held");
+            fs::remove_file(&lp).unwrap();
+        }
+        assert!(
+            wait_until(Duration::from_secs(30), || joined(&f)),
+            "{lock} (live {live}): the console never paired the node"
+        );
+        // The planted lock is gone (broken, or released by the test).
+        let now = fs::read_to_string(&lp).unwrap_or_default();
+        assert!(
+            !now.contains(&format!("\"pid\": {holder},")),
+            "{lock}: {now}"
+        );
+    }
+}

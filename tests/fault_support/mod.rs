@@ -296,3 +296,56 @@ pub fn plant_lock(path: &Path, content: &[u8], age: Duration) {
 
 /// A pid that is certainly not running.
 pub const DEAD_PID: i64 = 2_147_483_000;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child that is SIGKILLed and reaped when dropped.
+pub struct Killed(pub std::process::Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `clawpair --headless` on `state` with its gateway on `port`; returns once
+/// it listens, with a receiver of its stderr lines (drained, so it never
+/// blocks on a full pipe).
+pub fn start_headless(state: &Path, port: u16) -> (Killed, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut c = cmd(
+        state,
+        &["--headless", "--port", &port.to_string(), "--no-notify"],
+    );
+    let mut child = Killed(
+        c.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if l.contains("gateway.listening") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let (etx, erx) = std::sync::mpsc::channel();
+    let stderr = child.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = etx.send(l);
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("headless console listening");
+    (child, erx)
+}
