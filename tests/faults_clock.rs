@@ -77,11 +77,11 @@ fn an_expired_dm_code_does_not_come_back_when_the_clock_goes_back() {
     let b = request(&state, T0 + 30 * MIN, "222");
 
     // Forward past A's hour: list drops it and rewrites the file.
-    assert_eq!(listed_codes(&state, T0 + 61 * MIN), [b.clone()]);
-    assert_eq!(file_codes(&state), [b.clone()]);
+    assert_eq!(listed_codes(&state, T0 + 61 * MIN), [b.as_str()]);
+    assert_eq!(file_codes(&state), [b.as_str()]);
 
     // Back to T0 (before B was even created): A stays gone, B is shown.
-    assert_eq!(listed_codes(&state, T0), [b.clone()]);
+    assert_eq!(listed_codes(&state, T0), [b.as_str()]);
     let text = at(&state, T0, &["pairing", "list", "telegram"]);
     assert!(
         text.ok() && !text.stdout.contains(&a) && text.stdout.contains(&b),
@@ -98,7 +98,10 @@ fn an_expired_dm_code_does_not_come_back_when_the_clock_goes_back() {
     // The sender writes again while the clock is even further back: a new code.
     let a2 = request(&state, T0 - 10 * MIN, "111");
     assert_ne!(a2, a);
-    assert_eq!(listed_codes(&state, T0 - 20 * MIN), [a2.clone(), b.clone()]);
+    assert_eq!(
+        listed_codes(&state, T0 - 20 * MIN),
+        [a2.as_str(), b.as_str()]
+    );
 
     // The same through approve: forward past both expiries, a failed approve
     // still persists the drop; back again, neither returns.
@@ -150,7 +153,7 @@ fn an_expired_device_request_does_not_come_back_once_a_write_dropped_it() {
     let r2 = device_request(&store, "dev-2", T0 + 4 * MIN);
 
     // Forward past R1's five minutes: listed without it (a read; nothing written)…
-    assert_eq!(pending_ids(&state, T0 + 6 * MIN), [r2.clone()]);
+    assert_eq!(pending_ids(&state, T0 + 6 * MIN), [r2.as_str()]);
     // …and the next write persists the drop (spec: pruning is saved on write).
     let r = at(&state, T0 + 6 * MIN, &["devices", "approve", &r2]);
     assert!(r.ok(), "{}", r.stderr);

@@ -454,13 +454,6 @@ fn kill_9_at_random_moments_loses_no_reported_success() {
                 std::thread::spawn(move || worker(&state, &ledger, s, until))
             })
             .collect();
-        let nodes: Vec<PathBuf> = (0..2)
-            .map(|i| tmp.path().join(format!("node-{round}-{i}")))
-            .collect();
-        let joins: Vec<Killed> = nodes
-            .iter()
-            .filter_map(|n| start_join(&state, n, port, ledger.clone()))
-            .collect();
         while Instant::now() < until {
             if headless.is_some() && Instant::now() >= kill_headless_at {
                 // SIGKILL, wherever it is.

@@ -520,6 +520,9 @@ const MIB: u64 = 1024 * 1024;
 /// Peak RSS allowed to a process facing a 100 MiB file.
 const RSS_LIMIT_KIB: i64 = 64 * 1024;
 
+/// Whether a command's effect is visible in the files.
+type Done = dyn Fn(&Fixture) -> bool;
+
 #[derive(Clone, Copy, Debug)]
 enum Bad {
     Malformed,
@@ -597,7 +600,7 @@ fn damaged_state_files_are_reported_and_moved_aside_only_with_repair() {
                 _ => fs::write(&path, bad_bytes(kind, &valid)).unwrap(),
             }
             let name = file.rsplit('/').next().unwrap();
-            let (args, check): (Vec<&str>, Box<dyn Fn(&Fixture) -> bool>) = match name {
+            let (args, check): (Vec<&str>, Box<Done>) = match name {
                 "telegram-pairing.json" => (
                     vec!["pairing", "request", "telegram", "777"],
                     Box::new(|f: &Fixture| {
