@@ -151,12 +151,12 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
                 vanished += 1;
                 continue;
             }
-            Seen::Stale { reason, ino } => {
+            Seen::Stale { reason, judged } => {
                 // Remove only the very file judged stale: if it was replaced by
                 // a fresh lock meanwhile, deleting it would let two writers in.
-                let same = fs::symlink_metadata(&lock_path)
-                    .map(|m| Some(m.ino()) == ino)
-                    .unwrap_or(false);
+                // The inode number alone does not tell: a lock created right
+                // after the stale one was removed often reuses it.
+                let same = judged.is_some() && Ident::of(&lock_path) == judged;
                 if same {
                     tracing::warn!(lock = %lock_path.display(), %reason, "breaking stale lock");
                     let _ = fs::remove_file(&lock_path);
@@ -240,25 +240,50 @@ enum Seen {
     Foreign(&'static str),
     /// To be respected.
     Held,
-    /// Breakable; `ino` identifies the file that was judged.
+    /// Breakable; `judged` identifies the file that was judged.
     Stale {
         reason: &'static str,
-        ino: Option<u64>,
+        judged: Option<Ident>,
     },
 }
 
+/// What tells one lock file from another at the same path: inode number,
+/// modification time to the nanosecond and content. A new lock that reuses
+/// the inode number of a removed one still differs in time and content
+/// (its own pid and `createdAt`).
+#[derive(Debug, PartialEq, Eq)]
+struct Ident {
+    ino: u64,
+    mtime_ns: i128,
+    content: Option<String>,
+}
+
+impl Ident {
+    fn of(lock_path: &Path) -> Option<Ident> {
+        let m = fs::symlink_metadata(lock_path).ok()?;
+        Some(Ident {
+            ino: m.ino(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            content: read_lock(lock_path),
+        })
+    }
+}
+
 fn inspect(lock_path: &Path, now_ms: i64) -> Seen {
-    let ino = match fs::symlink_metadata(lock_path) {
+    match fs::symlink_metadata(lock_path) {
         Ok(m) if m.file_type().is_symlink() => return Seen::Foreign("is a symbolic link"),
         Ok(m) if !m.is_file() => return Seen::Foreign("is not a regular file"),
-        Ok(m) => Some(m.ino()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Seen::Vanished,
-        Err(_) => None,
-    };
-    match stale_reason(lock_path, now_ms) {
+        _ => {}
+    }
+    let before = Ident::of(lock_path);
+    let verdict = stale_reason(lock_path, now_ms);
+    // Judged on one and the same file, or not at all (it changed meanwhile).
+    let judged = before.filter(|b| Ident::of(lock_path).as_ref() == Some(b));
+    match verdict {
         None => Seen::Held,
         Some("vanished") => Seen::Vanished,
-        Some(reason) => Seen::Stale { reason, ino },
+        Some(reason) => Seen::Stale { reason, judged },
     }
 }
 
@@ -402,6 +427,39 @@ mod tests {
         let lp = guard.path().to_path_buf();
         drop(guard);
         assert!(!lp.exists());
+    }
+
+    #[test]
+    fn a_lock_replaced_at_the_same_inode_is_not_the_one_judged() {
+        let dir = tempfile::tempdir().unwrap();
+        let lp = dir.path().join("x.lock");
+        let now = clock::system_now_ms();
+        fs::write(
+            &lp,
+            format!(
+                "{{\"pid\": 2147483000, \"createdAt\": \"{}\"}}",
+                clock::format_iso_ms(now)
+            ),
+        )
+        .unwrap();
+        let Seen::Stale { judged, .. } = inspect(&lp, now) else {
+            panic!("a dead holder's lock is stale");
+        };
+        assert_eq!(Ident::of(&lp), judged, "unchanged: the same file");
+        // A live holder's fresh lock at the same inode number (as when the
+        // stale one was removed and the number reused): not the judged file.
+        let ino = fs::metadata(&lp).unwrap().ino();
+        fs::write(
+            &lp,
+            format!(
+                "{{\"pid\": {}, \"createdAt\": \"{}\"}}",
+                std::process::id(),
+                clock::format_iso_ms(now)
+            ),
+        )
+        .unwrap();
+        assert_eq!(fs::metadata(&lp).unwrap().ino(), ino);
+        assert_ne!(Ident::of(&lp), judged);
     }
 
     #[test]
