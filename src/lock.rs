@@ -10,6 +10,9 @@
 //!   create retried at once;
 //! * otherwise up to 11 attempts with OpenClaw's jittered exponential backoff
 //!   (≈100 ms doubling to 10 s), then `file lock timeout for <data file>`;
+//! * a stale lock is removed only if it is still the very file judged (inode,
+//!   mtime, content), checked and removed under a `flock` of the directory so
+//!   that two clawpair breakers cannot remove a fresh lock between them;
 //! * released by deleting the lock file, but only while it is still ours;
 //! * a lock path that is a symbolic link or not a regular file is reported,
 //!   never followed, read through or removed.
@@ -86,12 +89,31 @@ impl Drop for LockGuard {
     fn drop(&mut self) {
         // Only delete what is still our own lock: if someone broke it as stale
         // and took it, theirs must survive.
-        if let Some(current) = read_lock(&self.lock_path) {
-            if current == self.content {
+        with_dir_flock(&self.lock_path, || {
+            if read_lock(&self.lock_path).as_deref() == Some(self.content.as_str()) {
                 let _ = fs::remove_file(&self.lock_path);
             }
-        }
+        });
     }
+}
+
+/// Runs `f` — a look at a lock file followed by its removal — while holding
+/// an advisory `flock` on the lock's directory, so that among clawpair
+/// processes "it is still the file I judged, so I remove it" is one step: no
+/// other process can remove that file and create a new lock in between (a
+/// breaker preempted after its check would otherwise delete the next
+/// holder's fresh lock). Creating a lock needs no flock: it never removes
+/// anything. Best effort: without the flock `f` still runs.
+fn with_dir_flock<T>(lock_path: &Path, f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let dir = fs::File::open(fsutil::parent_of(lock_path));
+    if let Ok(d) = &dir {
+        // SAFETY: flock on a descriptor we own; released when it is closed.
+        unsafe { libc::flock(d.as_raw_fd(), libc::LOCK_EX) };
+    }
+    let out = f();
+    drop(dir);
+    out
 }
 
 /// The lock file that guards `data_path`.
@@ -156,11 +178,12 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
                 // a fresh lock meanwhile, deleting it would let two writers in.
                 // The inode number alone does not tell: a lock created right
                 // after the stale one was removed often reuses it.
-                let same = judged.is_some() && Ident::of(&lock_path) == judged;
-                if same {
-                    tracing::warn!(lock = %lock_path.display(), %reason, "breaking stale lock");
-                    let _ = fs::remove_file(&lock_path);
-                }
+                with_dir_flock(&lock_path, || {
+                    if judged.is_some() && Ident::of(&lock_path) == judged {
+                        tracing::warn!(lock = %lock_path.display(), %reason, "breaking stale lock");
+                        let _ = fs::remove_file(&lock_path);
+                    }
+                });
                 attempt += 1;
                 continue;
             }
