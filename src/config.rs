@@ -12,6 +12,47 @@ use crate::error::StoreError;
 /// Config files larger than this are not read.
 const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Deepest nesting of objects and arrays accepted (serde_json's own limit).
+const MAX_CONFIG_DEPTH: usize = 128;
+
+/// The deepest nesting of `{`/`[` in JSON5 text, ignoring brackets inside
+/// strings and comments. An over-estimate is harmless (the file is refused
+/// with a message); an under-estimate is not possible for valid JSON5.
+fn nesting_depth(text: &str) -> usize {
+    let b = text.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
+}
+
 /// The parsed configuration (an empty object when absent or unreadable).
 #[derive(Debug, Clone, Default)]
 pub struct OpenClawConfig {
@@ -32,7 +73,7 @@ impl OpenClawConfig {
 
     /// Loads `path`; a file that cannot be read or parsed is an error naming it.
     pub fn try_load(path: &Path) -> Result<OpenClawConfig, StoreError> {
-        match crate::fsutil::read_optional(path)? {
+        match crate::fsutil::read_capped(path, MAX_CONFIG_BYTES)? {
             Some(bytes) => Self::parse(path, &bytes),
             None => Ok(OpenClawConfig::default()),
         }
@@ -40,10 +81,9 @@ impl OpenClawConfig {
 
     /// Parses the bytes of `openclaw.json` (JSON5); errors name `path`.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<OpenClawConfig, StoreError> {
-        let shape = |message: String| StoreError::Shape {
-            path: path.to_path_buf(),
-            message,
-        };
+        // Not `Shape`: that message sends the user to `doctor --repair`,
+        // which never moves OpenClaw's own file.
+        let shape = |message: String| StoreError::Invalid(format!("{}: {message}", path.display()));
         if bytes.len() as u64 > MAX_CONFIG_BYTES {
             return Err(shape("too large for a config file".into()));
         }
@@ -51,6 +91,13 @@ impl OpenClawConfig {
         let text = text.trim_start_matches('\u{feff}');
         if text.trim().is_empty() {
             return Ok(OpenClawConfig::default());
+        }
+        // The json5 parser recurses once per nesting level with no limit of
+        // its own: refuse deep nesting before it can overflow the stack.
+        if nesting_depth(text) > MAX_CONFIG_DEPTH {
+            return Err(shape(format!(
+                "nested deeper than {MAX_CONFIG_DEPTH} levels"
+            )));
         }
         let root: Value =
             json5::from_str(text).map_err(|e| shape(format!("not valid JSON5: {e}")))?;
@@ -122,6 +169,12 @@ mod tests {
         assert!(OpenClawConfig::load(&p)
             .enabled_pairing_channels()
             .is_empty());
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        std::fs::write(&p, &deep).unwrap();
+        let err = OpenClawConfig::try_load(&p).unwrap_err().to_string();
+        assert!(err.contains("nested deeper"), "{err}");
+        std::fs::write(&p, "{a: '[[[[', /* {{{{ */ b: [[1]], // [[[[\n}").unwrap();
+        assert!(OpenClawConfig::try_load(&p).is_ok());
         assert!(OpenClawConfig::load(&dir.path().join("missing"))
             .get("x")
             .is_none());

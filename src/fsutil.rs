@@ -27,9 +27,52 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 
 /// Reads a whole state file. `Ok(None)` when it does not exist.
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    let file = match File::open(path) {
+    read_capped(path, MAX_STATE_FILE_BYTES)
+}
+
+/// [`read_optional`] with an explicit size limit: a larger file is refused
+/// by its size, unread, so memory stays bounded whatever is on disk.
+pub fn read_capped(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    let Some(file) = open_regular(path)? else {
+        return Ok(None);
+    };
+    let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
+    if meta.len() > limit {
+        return Err(StoreError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            limit,
+        });
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| StoreError::io(path, e))?;
+    if buf.len() as u64 > limit {
+        return Err(StoreError::TooLarge {
+            path: path.to_path_buf(),
+            size: buf.len() as u64,
+            limit,
+        });
+    }
+    Ok(Some(buf))
+}
+
+/// Opens an existing state file for reading, refusing what is not a regular
+/// file: a symbolic link is not followed (`O_NOFOLLOW`), and a FIFO or device
+/// is opened without blocking (`O_NONBLOCK`) and refused. `Ok(None)` when
+/// nothing is there.
+pub fn open_regular(path: &Path) -> Result<Option<File>> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) && is_symlink(path) => {
+            return Err(symlink_error(path))
+        }
         Err(e) => return Err(StoreError::io(path, e)),
     };
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
@@ -39,25 +82,59 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
             io::Error::other("is a directory, expected a JSON file"),
         ));
     }
-    if meta.len() > MAX_STATE_FILE_BYTES {
-        return Err(StoreError::TooLarge {
-            path: path.to_path_buf(),
-            size: meta.len(),
-            limit: MAX_STATE_FILE_BYTES,
-        });
+    if !meta.is_file() {
+        return Err(not_regular_error(path));
     }
-    let mut buf = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_STATE_FILE_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| StoreError::io(path, e))?;
-    if buf.len() as u64 > MAX_STATE_FILE_BYTES {
-        return Err(StoreError::TooLarge {
-            path: path.to_path_buf(),
-            size: buf.len() as u64,
-            limit: MAX_STATE_FILE_BYTES,
-        });
+    Ok(Some(file))
+}
+
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// The error for a symbolic link where clawpair expects its own file or directory.
+pub fn symlink_error(path: &Path) -> StoreError {
+    StoreError::io(
+        path,
+        io::Error::other(
+            "is a symbolic link; clawpair does not follow links inside the state dir \
+             (replace the link with the real file or directory)",
+        ),
+    )
+}
+
+fn not_regular_error(path: &Path) -> StoreError {
+    StoreError::io(
+        path,
+        io::Error::other("is not a regular file (a FIFO, socket or device); refusing to use it"),
+    )
+}
+
+/// Checks that a state sub-directory (`credentials/`, `devices/`) is a real
+/// directory and not a symbolic link; a missing one is fine (it is created
+/// 0700 on the first write).
+pub fn check_state_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => Err(symlink_error(dir)),
+        Ok(m) if !m.is_dir() => Err(StoreError::io(dir, io::Error::other("is not a directory"))),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io(dir, e)),
     }
-    Ok(Some(buf))
+}
+
+/// Refuses to replace anything but a regular file (or nothing): a planted
+/// symbolic link, FIFO or directory stays as it is and is reported.
+fn check_replaceable(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(symlink_error(path)),
+        Ok(m) if m.is_dir() => Err(StoreError::io(
+            path,
+            io::Error::other("is a directory, expected a JSON file"),
+        )),
+        Ok(m) if !m.is_file() => Err(not_regular_error(path)),
+        _ => Ok(()),
+    }
 }
 
 /// Parses JSON, turning a syntax error into [`StoreError::Malformed`] with the
@@ -104,6 +181,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 pub fn replace_file(path: &Path, contents: &[u8]) -> Result<()> {
     let dir = parent_of(path);
     ensure_private_dir(&dir)?;
+    check_replaceable(path)?;
     let name = path
         .file_name()
         .ok_or_else(|| StoreError::Invalid(format!("{}: not a file path", path.display())))?;
@@ -122,11 +200,19 @@ pub fn replace_file(path: &Path, contents: &[u8]) -> Result<()> {
         f.set_permissions(fs::Permissions::from_mode(0o600))?;
         f.sync_all()?;
         drop(f);
+        // Checked again just before the rename: a link planted meanwhile is
+        // not replaced either (the temp file is removed below).
+        if is_symlink(path) {
+            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        }
         fs::rename(&tmp, path)?;
         Ok(())
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
+        if is_symlink(path) {
+            return Err(symlink_error(path));
+        }
         return Err(StoreError::io(path, e));
     }
     Ok(())

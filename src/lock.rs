@@ -2,14 +2,20 @@
 //! files, so clawpair and a running OpenClaw never lose each other's updates.
 //!
 //! * exclusive create of `<canonical dir>/<name>.lock` holding
-//!   `{"pid": <pid>, "createdAt": "<ISO ms Z>"}` (2-space JSON, no newline);
+//!   `{"pid": <pid>, "createdAt": "<ISO ms Z>"}` (2-space JSON, no newline),
+//!   complete from the first moment (written to a temp file, then hard-linked);
 //! * an existing lock is stale when its pid is dead (or a zombie), when its
 //!   `createdAt` is unparseable or older than 30 s, when its mtime is older
 //!   than 30 s, or when it cannot be stat-ed; a stale lock is removed and the
 //!   create retried at once;
 //! * otherwise up to 11 attempts with OpenClaw's jittered exponential backoff
 //!   (≈100 ms doubling to 10 s), then `file lock timeout for <data file>`;
-//! * released by deleting the lock file, but only while it is still ours.
+//! * a stale lock is removed only if it is still the very file judged (inode,
+//!   mtime, content), checked and removed under a `flock` of the directory so
+//!   that two clawpair breakers cannot remove a fresh lock between them;
+//! * released by deleting the lock file, but only while it is still ours;
+//! * a lock path that is a symbolic link or not a regular file is reported,
+//!   never followed, read through or removed.
 //!
 //! One deliberate difference: a pid that exists but belongs to another user
 //! (`kill(pid, 0)` → EPERM) counts as alive here. OpenClaw counts it as dead;
@@ -83,12 +89,31 @@ impl Drop for LockGuard {
     fn drop(&mut self) {
         // Only delete what is still our own lock: if someone broke it as stale
         // and took it, theirs must survive.
-        if let Ok(current) = fs::read_to_string(&self.lock_path) {
-            if current == self.content {
+        with_dir_flock(&self.lock_path, || {
+            if read_lock(&self.lock_path).as_deref() == Some(self.content.as_str()) {
                 let _ = fs::remove_file(&self.lock_path);
             }
-        }
+        });
     }
+}
+
+/// Runs `f` — a look at a lock file followed by its removal — while holding
+/// an advisory `flock` on the lock's directory, so that among clawpair
+/// processes "it is still the file I judged, so I remove it" is one step: no
+/// other process can remove that file and create a new lock in between (a
+/// breaker preempted after its check would otherwise delete the next
+/// holder's fresh lock). Creating a lock needs no flock: it never removes
+/// anything. Best effort: without the flock `f` still runs.
+fn with_dir_flock<T>(lock_path: &Path, f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let dir = fs::File::open(fsutil::parent_of(lock_path));
+    if let Ok(d) = &dir {
+        // SAFETY: flock on a descriptor we own; released when it is closed.
+        unsafe { libc::flock(d.as_raw_fd(), libc::LOCK_EX) };
+    }
+    let out = f();
+    drop(dir);
+    out
 }
 
 /// The lock file that guards `data_path`.
@@ -123,17 +148,8 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
             std::process::id(),
             clock::format_iso_ms(clock::system_now_ms())
         );
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&lock_path)
-        {
-            Ok(mut file) => {
-                if let Err(e) = file.write_all(content.as_bytes()) {
-                    let _ = fs::remove_file(&lock_path);
-                    return Err(StoreError::io(&lock_path, e));
-                }
+        match create_complete(&lock_path, &content) {
+            Ok(file) => {
                 return Ok(LockGuard {
                     lock_path,
                     content,
@@ -144,20 +160,30 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
             Err(e) => return Err(StoreError::io(&lock_path, e)),
         }
         match inspect(&lock_path, clock::system_now_ms()) {
+            Seen::Foreign(what) => {
+                return Err(StoreError::io(
+                    &lock_path,
+                    std::io::Error::other(format!(
+                        "{what}, not a lock file; clawpair does not follow or replace it \
+                         (remove it if nothing else owns it)"
+                    )),
+                ))
+            }
             Seen::Vanished if vanished < 10_000 => {
                 vanished += 1;
                 continue;
             }
-            Seen::Stale { reason, ino } => {
+            Seen::Stale { reason, judged } => {
                 // Remove only the very file judged stale: if it was replaced by
                 // a fresh lock meanwhile, deleting it would let two writers in.
-                let same = fs::symlink_metadata(&lock_path)
-                    .map(|m| Some(m.ino()) == ino)
-                    .unwrap_or(false);
-                if same {
-                    tracing::warn!(lock = %lock_path.display(), %reason, "breaking stale lock");
-                    let _ = fs::remove_file(&lock_path);
-                }
+                // The inode number alone does not tell: a lock created right
+                // after the stale one was removed often reuses it.
+                with_dir_flock(&lock_path, || {
+                    if judged.is_some() && Ident::of(&lock_path) == judged {
+                        tracing::warn!(lock = %lock_path.display(), %reason, "breaking stale lock");
+                        let _ = fs::remove_file(&lock_path);
+                    }
+                });
                 attempt += 1;
                 continue;
             }
@@ -184,29 +210,103 @@ pub fn acquire_with(data_path: &Path, policy: LockPolicy) -> Result<LockGuard> {
     Err(StoreError::LockTimeout(data_path.to_path_buf()))
 }
 
+/// Creates the lock file exclusively with its content already in it: the
+/// content goes into a private temp file that is then hard-linked to the lock
+/// path (`link` fails when the path exists, like `O_EXCL`). A process killed
+/// at any moment leaves either no lock or a complete one naming its pid,
+/// never an empty lock that others would have to wait 30 s for; at worst a
+/// `*.tmp` file, which `doctor --repair` removes. Where hard links are not
+/// supported this falls back to create-then-write.
+fn create_complete(lock_path: &Path, content: &str) -> std::io::Result<fs::File> {
+    let name = lock_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = lock_path.with_file_name(format!("{name}.{}.tmp", uuid::Uuid::new_v4()));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let linked = file
+        .write_all(content.as_bytes())
+        .and_then(|()| fs::hard_link(&tmp, lock_path));
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(file),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EPERM | libc::EOPNOTSUPP | libc::EXDEV | libc::EMLINK)
+            ) =>
+        {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(lock_path)?;
+            if let Err(e) = file.write_all(content.as_bytes()) {
+                let _ = fs::remove_file(lock_path);
+                return Err(e);
+            }
+            Ok(file)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// What a look at an existing lock file found.
 enum Seen {
     /// Gone already (released by its holder).
     Vanished,
+    /// A symbolic link, FIFO, directory…: nothing a lock holder creates.
+    Foreign(&'static str),
     /// To be respected.
     Held,
-    /// Breakable; `ino` identifies the file that was judged.
+    /// Breakable; `judged` identifies the file that was judged.
     Stale {
         reason: &'static str,
-        ino: Option<u64>,
+        judged: Option<Ident>,
     },
 }
 
+/// What tells one lock file from another at the same path: inode number,
+/// modification time to the nanosecond and content. A new lock that reuses
+/// the inode number of a removed one still differs in time and content
+/// (its own pid and `createdAt`).
+#[derive(Debug, PartialEq, Eq)]
+struct Ident {
+    ino: u64,
+    mtime_ns: i128,
+    content: Option<String>,
+}
+
+impl Ident {
+    fn of(lock_path: &Path) -> Option<Ident> {
+        let m = fs::symlink_metadata(lock_path).ok()?;
+        Some(Ident {
+            ino: m.ino(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            content: read_lock(lock_path),
+        })
+    }
+}
+
 fn inspect(lock_path: &Path, now_ms: i64) -> Seen {
-    let ino = match fs::symlink_metadata(lock_path) {
-        Ok(m) => Some(m.ino()),
+    match fs::symlink_metadata(lock_path) {
+        Ok(m) if m.file_type().is_symlink() => return Seen::Foreign("is a symbolic link"),
+        Ok(m) if !m.is_file() => return Seen::Foreign("is not a regular file"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Seen::Vanished,
-        Err(_) => None,
-    };
-    match stale_reason(lock_path, now_ms) {
+        _ => {}
+    }
+    let before = Ident::of(lock_path);
+    let verdict = stale_reason(lock_path, now_ms);
+    // Judged on one and the same file, or not at all (it changed meanwhile).
+    let judged = before.filter(|b| Ident::of(lock_path).as_ref() == Some(b));
+    match verdict {
         None => Seen::Held,
         Some("vanished") => Seen::Vanished,
-        Some(reason) => Seen::Stale { reason, ino },
+        Some(reason) => Seen::Stale { reason, judged },
     }
 }
 
@@ -234,12 +334,22 @@ pub fn parse_holder(text: &str) -> Option<Holder> {
     })
 }
 
+/// No lock file written by OpenClaw or clawpair comes near this; a larger
+/// one is read only this far (and then is garbage, judged by its mtime).
+const MAX_LOCK_BYTES: u64 = 4096;
+
+/// The text of a lock file: never through a symbolic link, never blocking on
+/// a FIFO, at most [`MAX_LOCK_BYTES`]. `None` when it cannot be read as such.
+fn read_lock(lock_path: &Path) -> Option<String> {
+    use std::io::Read;
+    let file = fsutil::open_regular(lock_path).ok()??;
+    let mut buf = Vec::new();
+    file.take(MAX_LOCK_BYTES).read_to_end(&mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
 fn describe_holder(lock_path: &Path) -> String {
-    match fs::read_to_string(lock_path)
-        .ok()
-        .as_deref()
-        .and_then(parse_holder)
-    {
+    match read_lock(lock_path).as_deref().and_then(parse_holder) {
         Some(h) => format!("pid {} since {}", h.pid, h.created_at),
         None => "unknown holder".to_string(),
     }
@@ -247,16 +357,14 @@ fn describe_holder(lock_path: &Path) -> String {
 
 /// Why an existing lock may be broken, or `None` when it must be respected.
 pub fn stale_reason(lock_path: &Path, now_ms: i64) -> Option<&'static str> {
-    let meta = match fs::metadata(lock_path) {
+    let meta = match fs::symlink_metadata(lock_path) {
+        Ok(m) if m.file_type().is_symlink() => return Some("a symbolic link, not a lock file"),
+        Ok(m) if !m.is_file() => return Some("not a regular file"),
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some("vanished"),
         Err(_) => return Some("cannot stat"),
     };
-    if let Some(h) = fs::read_to_string(lock_path)
-        .ok()
-        .as_deref()
-        .and_then(parse_holder)
-    {
+    if let Some(h) = read_lock(lock_path).as_deref().and_then(parse_holder) {
         if h.pid != 0 && !pid_alive(h.pid) {
             return Some("holder process is gone");
         }
@@ -345,6 +453,39 @@ mod tests {
         let lp = guard.path().to_path_buf();
         drop(guard);
         assert!(!lp.exists());
+    }
+
+    #[test]
+    fn a_lock_replaced_at_the_same_inode_is_not_the_one_judged() {
+        let dir = tempfile::tempdir().unwrap();
+        let lp = dir.path().join("x.lock");
+        let now = clock::system_now_ms();
+        fs::write(
+            &lp,
+            format!(
+                "{{\"pid\": 2147483000, \"createdAt\": \"{}\"}}",
+                clock::format_iso_ms(now)
+            ),
+        )
+        .unwrap();
+        let Seen::Stale { judged, .. } = inspect(&lp, now) else {
+            panic!("a dead holder's lock is stale");
+        };
+        assert_eq!(Ident::of(&lp), judged, "unchanged: the same file");
+        // A live holder's fresh lock at the same inode number (as when the
+        // stale one was removed and the number reused): not the judged file.
+        let ino = fs::metadata(&lp).unwrap().ino();
+        fs::write(
+            &lp,
+            format!(
+                "{{\"pid\": {}, \"createdAt\": \"{}\"}}",
+                std::process::id(),
+                clock::format_iso_ms(now)
+            ),
+        )
+        .unwrap();
+        assert_eq!(fs::metadata(&lp).unwrap().ino(), ino);
+        assert_ne!(Ident::of(&lp), judged);
     }
 
     #[test]

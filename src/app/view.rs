@@ -57,6 +57,13 @@ impl DmRequest {
         self.created_at_ms.map(|c| c + DM_TTL_MS)
     }
 
+    /// What the countdown shows: never negative, and never more than the
+    /// full hour when the clock is behind `createdAt` (a clock set back).
+    pub fn remaining_ms(&self, now_ms: i64) -> Option<i64> {
+        self.expires_at_ms()
+            .map(|e| e.saturating_sub(now_ms).clamp(0, DM_TTL_MS))
+    }
+
     /// Strictly more than the TTL in the past (OpenClaw's rule).
     pub fn is_expired(&self, now_ms: i64) -> bool {
         matches!(self.created_at_ms, Some(c) if now_ms - c > DM_TTL_MS)
@@ -104,6 +111,12 @@ pub struct DeviceRequest {
 impl DeviceRequest {
     pub fn expires_at_ms(&self) -> i64 {
         self.ts + DEVICE_TTL_MS
+    }
+    /// What the countdown shows: within 0 ..= five minutes whatever the clock.
+    pub fn remaining_ms(&self, now_ms: i64) -> i64 {
+        self.expires_at_ms()
+            .saturating_sub(now_ms)
+            .clamp(0, DEVICE_TTL_MS)
     }
     pub fn is_expired(&self, now_ms: i64) -> bool {
         now_ms - self.ts > DEVICE_TTL_MS

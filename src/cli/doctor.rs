@@ -55,6 +55,7 @@ pub fn run(ctx: &Ctx, repair: bool) -> CliResult {
     ] {
         check_dir_mode(&mut r, dir);
     }
+    check_config(&mut r, &p.config_file);
     for file in list_files(&p.credentials_dir) {
         let name = file_name(&file);
         if name.ends_with("-pairing.json") {
@@ -122,7 +123,12 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The entries of a state directory; none when it is a symbolic link (it is
+/// reported as such and nothing behind it is read or repaired).
 fn list_files(dir: &Path) -> Vec<PathBuf> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Vec::new();
+    }
     let mut out: Vec<PathBuf> = match fs::read_dir(dir) {
         Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
         Err(_) => Vec::new(),
@@ -210,6 +216,24 @@ fn check_file(
                 Err(e) => println!("         could not move it aside: {e}"),
             }
         }
+    }
+}
+
+/// `openclaw.json` belongs to OpenClaw: a problem is reported (clawpair then
+/// runs as with an empty config) but never repaired, moved or rewritten.
+fn check_config(r: &mut Report, path: &Path) {
+    if fs::symlink_metadata(path).is_err() {
+        return;
+    }
+    r.checked += 1;
+    if let Err(e) = crate::config::OpenClawConfig::try_load(path) {
+        let msg = e.to_string();
+        let prefix = format!("{}: ", path.display());
+        let msg = msg.strip_prefix(&prefix).unwrap_or(&msg).to_string();
+        r.problem(
+            path,
+            &format!("{msg} (OpenClaw's file: not repaired by clawpair; fix it by hand)"),
+        );
     }
 }
 

@@ -51,12 +51,13 @@ impl PendingRequest {
         now_ms.saturating_sub(self.ts) > PENDING_TTL_MS
     }
 
-    /// Milliseconds until expiry (never negative).
+    /// Milliseconds until expiry: never negative, never more than five
+    /// minutes even when the clock is behind `ts`.
     pub fn remaining_ms(&self, now_ms: i64) -> i64 {
         self.ts
             .saturating_add(PENDING_TTL_MS)
             .saturating_sub(now_ms)
-            .max(0)
+            .clamp(0, PENDING_TTL_MS)
     }
 }
 

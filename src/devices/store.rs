@@ -75,6 +75,7 @@ impl DeviceStore {
     /// Reads both files (no lock, no write); expired pending requests are
     /// dropped in memory only.
     pub fn load(&self, now_ms: i64) -> Result<DeviceState> {
+        fsutil::check_state_dir(&self.devices_dir)?;
         let pending = read_pending(&self.pending_path())?;
         let paired = read_paired(&self.paired_path())?;
         let mut state = DeviceState {
@@ -101,6 +102,7 @@ impl DeviceStore {
         now_ms: i64,
         f: impl FnOnce(&mut DeviceState) -> Result<T>,
     ) -> Result<T> {
+        fsutil::check_state_dir(&self.devices_dir)?;
         let pending_path = self.pending_path();
         let paired_path = self.paired_path();
         let _pending_lock = lock::acquire(&pending_path)?;
@@ -253,6 +255,7 @@ impl DeviceStore {
     /// wrong shape, or absurdly large) aside to `<name>.corrupt-<UTC stamp>`, under the locks,
     /// and returns the new paths. A missing file stays missing (= empty).
     pub fn repair(&self, now_ms: i64) -> Result<Vec<PathBuf>> {
+        fsutil::check_state_dir(&self.devices_dir)?;
         let pending_path = self.pending_path();
         let paired_path = self.paired_path();
         let _pending_lock = lock::acquire(&pending_path)?;
@@ -270,6 +273,10 @@ impl DeviceStore {
     /// Problems with the two files, without changing anything (for `doctor`).
     pub fn check(&self) -> Vec<StoreError> {
         let mut out = Vec::new();
+        if let Err(e) = fsutil::check_state_dir(&self.devices_dir) {
+            out.push(e);
+            return out;
+        }
         if let Err(e) = read_pending(&self.pending_path()) {
             out.push(e);
         }

@@ -81,10 +81,13 @@ impl PairingRequest {
         })
     }
 
-    /// Milliseconds until this request expires (never negative).
+    /// Milliseconds until this request expires: never negative, and never
+    /// more than the full hour even when the clock is behind `createdAt`.
     pub fn remaining_ms(&self, now_ms: i64) -> i64 {
         match self.created_at_ms {
-            Some(c) => (c + PENDING_TTL_MS - now_ms).max(0),
+            Some(c) => {
+                (c.saturating_add(PENDING_TTL_MS).saturating_sub(now_ms)).clamp(0, PENDING_TTL_MS)
+            }
             None => 0,
         }
     }

@@ -100,12 +100,18 @@ impl DmStore {
         &self.loaded
     }
 
+    /// Every operation reaches its files through these two paths, so the
+    /// check that the directory is not a symbolic link lives here.
     pub fn pairing_path(&self, channel: &str) -> Result<PathBuf> {
-        Ok(self.dir.join(keys::pairing_file_name(channel)?))
+        let name = keys::pairing_file_name(channel)?;
+        fsutil::check_state_dir(&self.dir)?;
+        Ok(self.dir.join(name))
     }
 
     pub fn allow_path(&self, channel: &str, account: Option<&str>) -> Result<PathBuf> {
-        Ok(self.dir.join(keys::allow_file_name(channel, account)?))
+        let name = keys::allow_file_name(channel, account)?;
+        fsutil::check_state_dir(&self.dir)?;
+        Ok(self.dir.join(name))
     }
 
     /// Takes the lock of `path`, creates the file when missing (as every
@@ -177,30 +183,38 @@ impl DmStore {
         Ok(result)
     }
 
-    /// Removes the first live request matching `code` (and `account`) and
-    /// writes the file; also persists any expiry it noticed. The lock is
-    /// returned so a caller can finish related work while still holding it.
+    /// Finds the first live request matching `code` (and `account`) and
+    /// removes it from the document, which is returned unwritten with the lock
+    /// still held; `dirty` says whether the file must be rewritten (a request
+    /// was taken or expired ones were dropped).
     fn take_request(
         &self,
         path: &Path,
         code: &str,
         account: Option<&str>,
         now_ms: i64,
-    ) -> Result<(lock::LockGuard, Option<serde_json::Value>)> {
+    ) -> Result<Taken> {
         let (guard, mut doc) = self.open::<PairingDoc>(path)?;
         let expired = doc.drop_expired(now_ms);
         let taken = doc.find_code(code, account).map(|i| doc.requests.remove(i));
-        if taken.is_some() || expired {
-            // The directory fsync follows once the caller is done in this directory.
-            fsutil::replace_file(path, doc.to_json().as_bytes())?;
-        }
-        Ok((guard, taken))
+        let dirty = taken.is_some() || expired;
+        Ok(Taken {
+            _guard: guard,
+            doc,
+            taken,
+            dirty,
+        })
     }
 
-    /// Approves the request with `code`: removes it, then (still holding the
+    /// Approves the request with `code`: removes it and (still holding the
     /// pairing lock) adds its sender to the allow-list of the given account,
     /// else of the request's `meta.accountId`, else the unscoped list.
     /// `Ok(None)` when no such request exists.
+    ///
+    /// The allow-list is written (and made durable) before the pairing file:
+    /// if the second write fails or the process dies in between, the sender
+    /// is allowed and the request is still pending (approving it again is
+    /// harmless), instead of the request being gone with the sender not allowed.
     pub fn approve(
         &self,
         channel: &str,
@@ -209,9 +223,11 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Option<Approved>> {
         let path = self.pairing_path(channel)?;
-        let (_guard, taken) = self.take_request(&path, code, account, now_ms)?;
-        let Some(raw) = taken else {
-            fsutil::sync_dir(&self.dir);
+        let t = self.take_request(&path, code, account, now_ms)?;
+        let Some(raw) = t.taken.clone() else {
+            if t.dirty {
+                fsutil::write_atomic(&path, t.doc.to_json().as_bytes())?;
+            }
             return Ok(None);
         };
         let entry = PairingRequest::from_value(&raw).ok_or_else(|| {
@@ -230,11 +246,7 @@ impl DmStore {
         let (allow_file, added) = self.allow_update(channel, given.or(stored), |doc, loaded| {
             doc.add(channel, &entry.id, loaded)
         })?;
-        if !added {
-            // Nothing was written to the allow-list, so its fsync of the
-            // directory did not happen: make the pairing file's rename durable.
-            fsutil::sync_dir(&self.dir);
-        }
+        fsutil::write_atomic(&path, t.doc.to_json().as_bytes())?;
         Ok(Some(Approved {
             id: entry.id.clone(),
             entry,
@@ -254,9 +266,11 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Option<PairingRequest>> {
         let path = self.pairing_path(channel)?;
-        let (_guard, taken) = self.take_request(&path, code, account, now_ms)?;
-        fsutil::sync_dir(&self.dir);
-        Ok(taken.as_ref().and_then(PairingRequest::from_value))
+        let t = self.take_request(&path, code, account, now_ms)?;
+        if t.dirty {
+            fsutil::write_atomic(&path, t.doc.to_json().as_bytes())?;
+        }
+        Ok(t.taken.as_ref().and_then(PairingRequest::from_value))
     }
 
     /// A locked change of one allow-list file; written only when `change` says it changed.
@@ -341,6 +355,7 @@ impl DmStore {
 
     /// Every channel with a pairing or allow-list file in the directory, sorted.
     pub fn channels(&self) -> Result<Vec<ChannelFiles>> {
+        fsutil::check_state_dir(&self.dir)?;
         let rd = match std::fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -414,6 +429,14 @@ impl DmStore {
         }
         Ok(out)
     }
+}
+
+/// A request taken out of a pairing document that is not written yet.
+struct Taken {
+    _guard: lock::LockGuard,
+    doc: PairingDoc,
+    taken: Option<serde_json::Value>,
+    dirty: bool,
 }
 
 /// A credentials document: how it is parsed and how it is written.

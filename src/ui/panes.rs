@@ -145,7 +145,7 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             name.push_str(&clean(u));
         }
         let elapsed = r.created_at_ms.map(|c| s.now_ms - c);
-        let remaining = r.expires_at_ms().map(|e| e - s.now_ms);
+        let remaining = r.remaining_ms(s.now_ms);
         let style = row_style(row, t);
         let mut spans = vec![
             Span::raw(marker(selected)),
@@ -232,7 +232,7 @@ pub fn devices(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         spans.push(if row.status.is_gone() {
             Span::raw(fit("", 6))
         } else {
-            countdown_span(r.expires_at_ms() - s.now_ms, DEVICE_SOON_MS, t)
+            countdown_span(r.remaining_ms(s.now_ms), DEVICE_SOON_MS, t)
         });
         spans.push(Span::raw(" "));
         spans.push(status_span(row, Pane::Devices, status_w, t));
