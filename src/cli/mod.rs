@@ -62,6 +62,17 @@ pub struct GatewayArgs {
     /// Require manual approval for loopback clients too.
     #[arg(long)]
     pub no_auto_approve_local: bool,
+    /// Outstanding pending requests one address may create (default 16).
+    /// Raise only for load tests and benchmarks from a single address.
+    #[arg(long, value_name = "N")]
+    pub max_pending_per_addr: Option<usize>,
+    /// Concurrent sockets per address (default 1024).
+    #[arg(long, value_name = "N")]
+    pub max_conns_per_addr: Option<usize>,
+    /// Failed handshakes per address per minute before it is refused
+    /// (`AUTH_RATE_LIMITED`; default 30).
+    #[arg(long, value_name = "N")]
+    pub max_failed_handshakes_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
