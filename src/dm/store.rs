@@ -178,28 +178,40 @@ impl DmStore {
     }
 
     /// Removes the first live request matching `code` (and `account`) and
-    /// writes the file; also persists any expiry it noticed. The lock is
-    /// returned so a caller can finish related work while still holding it.
-    fn take_request(
+    /// writes the file; also persists any expiry it noticed. `before_write`
+    /// sees the request while the lock is held and before the file changes: an
+    /// approval adds the sender to the allow-list there, so no reader ever
+    /// sees the request gone while its sender is not yet allowed (which a
+    /// watcher would take for a rejection), and a failed allow-list write
+    /// leaves the request pending instead of lost.
+    fn take_request<T>(
         &self,
         path: &Path,
         code: &str,
         account: Option<&str>,
         now_ms: i64,
-    ) -> Result<(lock::LockGuard, Option<serde_json::Value>)> {
-        let (guard, mut doc) = self.open::<PairingDoc>(path)?;
+        before_write: impl FnOnce(&serde_json::Value) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let (_guard, mut doc) = self.open::<PairingDoc>(path)?;
         let expired = doc.drop_expired(now_ms);
-        let taken = doc.find_code(code, account).map(|i| doc.requests.remove(i));
-        if taken.is_some() || expired {
-            // The directory fsync follows once the caller is done in this directory.
+        let found = doc.find_code(code, account);
+        let out = match found {
+            Some(i) => Some(before_write(&doc.requests[i])?),
+            None => None,
+        };
+        if let Some(i) = found {
+            doc.requests.remove(i);
+        }
+        if found.is_some() || expired {
             fsutil::replace_file(path, doc.to_json().as_bytes())?;
         }
-        Ok((guard, taken))
+        fsutil::sync_dir(&self.dir);
+        Ok(out)
     }
 
-    /// Approves the request with `code`: removes it, then (still holding the
-    /// pairing lock) adds its sender to the allow-list of the given account,
-    /// else of the request's `meta.accountId`, else the unscoped list.
+    /// Approves the request with `code`: (holding the pairing lock) adds its
+    /// sender to the allow-list of the given account, else of the request's
+    /// `meta.accountId`, else the unscoped list, then removes the request.
     /// `Ok(None)` when no such request exists.
     pub fn approve(
         &self,
@@ -209,38 +221,31 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Option<Approved>> {
         let path = self.pairing_path(channel)?;
-        let (_guard, taken) = self.take_request(&path, code, account, now_ms)?;
-        let Some(raw) = taken else {
-            fsutil::sync_dir(&self.dir);
-            return Ok(None);
-        };
-        let entry = PairingRequest::from_value(&raw).ok_or_else(|| {
-            StoreError::Invalid(format!(
-                "{}: the matching request has no sender id",
-                path.display()
-            ))
-        })?;
-        let given = account.map(str::trim).filter(|a| !a.is_empty());
-        let stored = raw
-            .get("meta")
-            .and_then(|m| m.get("accountId"))
-            .and_then(serde_json::Value::as_str)
-            .map(str::trim)
-            .filter(|a| !a.is_empty());
-        let (allow_file, added) = self.allow_update(channel, given.or(stored), |doc, loaded| {
-            doc.add(channel, &entry.id, loaded)
-        })?;
-        if !added {
-            // Nothing was written to the allow-list, so its fsync of the
-            // directory did not happen: make the pairing file's rename durable.
-            fsutil::sync_dir(&self.dir);
-        }
-        Ok(Some(Approved {
-            id: entry.id.clone(),
-            entry,
-            allow_file,
-            added,
-        }))
+        self.take_request(&path, code, account, now_ms, |raw| {
+            let entry = PairingRequest::from_value(raw).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "{}: the matching request has no sender id",
+                    path.display()
+                ))
+            })?;
+            let given = account.map(str::trim).filter(|a| !a.is_empty());
+            let stored = raw
+                .get("meta")
+                .and_then(|m| m.get("accountId"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|a| !a.is_empty());
+            let (allow_file, added) =
+                self.allow_update(channel, given.or(stored), |doc, loaded| {
+                    doc.add(channel, &entry.id, loaded)
+                })?;
+            Ok(Approved {
+                id: entry.id.clone(),
+                entry,
+                allow_file,
+                added,
+            })
+        })
     }
 
     /// Dismisses the request with `code` without allowing its sender (an
@@ -254,8 +259,7 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Option<PairingRequest>> {
         let path = self.pairing_path(channel)?;
-        let (_guard, taken) = self.take_request(&path, code, account, now_ms)?;
-        fsutil::sync_dir(&self.dir);
+        let taken = self.take_request(&path, code, account, now_ms, |raw| Ok(raw.clone()))?;
         Ok(taken.as_ref().and_then(PairingRequest::from_value))
     }
 
