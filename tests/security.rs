@@ -7,7 +7,9 @@
 //! * device tokens: compared in constant time (`token_comparison_*`),
 //!   revoked and rotated-away tokens refused (`device_tokens_*`; see also e2e
 //!   `node_pairing_flow_with_events_and_device_token`);
-//! * no token or code in any log line at any level (`no_secret_in_any_log_line`);
+//! * no token or code in any log line at any level (`no_secret_in_any_log_line`
+//!   for headless, CLI and `join`; `no_secret_in_the_console_log_file` for the
+//!   terminal console's `$CLAWPAIR_LOG_FILE`);
 //! * files 0600 and created directories 0700 after every kind of write, also
 //!   when the file existed with a looser mode (`every_write_*`, `existing_*`).
 
@@ -897,4 +899,190 @@ fn existing_directories_keep_their_mode_until_doctor_repairs_them() {
     run_ok(s, &["doctor", "--repair"]);
     assert_eq!(mode(&cred), 0o700);
     assert_all_private(s, "after doctor --repair");
+}
+
+// ------------------------------------------- the terminal console's log file
+
+fn tmux_cmd(socket: &str) -> Command {
+    let mut c = Command::new("tmux");
+    c.args(["-L", socket]).env_remove("TMUX");
+    c
+}
+
+struct Session(String, String);
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = tmux_cmd(&self.0)
+            .args(["kill-session", "-t", &self.1])
+            .output();
+        let _ = tmux_cmd(&self.0).arg("kill-server").output();
+    }
+}
+
+/// The terminal console writes its logs to `$CLAWPAIR_LOG_FILE`: at trace
+/// level, through a DM approval, a setup code shown in the popup and a node
+/// pairing over its gateway, the file holds none of the secrets. The popup's
+/// setup token is never printed anywhere the test can read, so the log is
+/// searched for it by hash: no 43-character window of the log hashes to a
+/// stored setup token.
+#[test]
+fn no_secret_in_the_console_log_file() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux not installed; skipping");
+        return;
+    }
+    let state_dir = tempfile::tempdir().unwrap();
+    let node_dir = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let state = state_dir.path();
+    let log = logs.path().join("console.log");
+    let gateway_token = run_ok(state, &["gateway", "token"]).trim().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let socket = format!("clawpair-sec-{}", std::process::id());
+    let name = "console".to_string();
+    let cmd = format!(
+        "env CLAWPAIR_LOG=trace CLAWPAIR_LOG_FILE={} {BIN} --state-dir {} --port {port} \
+         --no-auto-approve-local --no-notify",
+        log.display(),
+        state.display()
+    );
+    let out = tmux_cmd(&socket)
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &cmd,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let session = Session(socket.clone(), name.clone());
+    let screen = || {
+        String::from_utf8_lossy(
+            &tmux_cmd(&session.0)
+                .args(["capture-pane", "-p", "-t", &session.1])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .to_string()
+    };
+    let keys = |k: &str| {
+        tmux_cmd(&session.0)
+            .args(["send-keys", "-t", &session.1, k])
+            .output()
+            .unwrap();
+    };
+    let wait = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !ok() {
+            assert!(
+                Instant::now() < deadline,
+                "no {what}; screen:\n{}",
+                screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait("console", &|| screen().contains("listening"));
+
+    // A DM request approved with `a`.
+    let dm = dm_code(&run_ok(state, &["pairing", "request", "telegram", "4242"]));
+    wait("request on screen", &|| screen().contains(&dm));
+    keys("a");
+    let allow = state.join("credentials/telegram-default-allowFrom.json");
+    wait("approval", &|| {
+        std::fs::read_to_string(&allow).is_ok_and(|s| s.contains("4242"))
+    });
+    // A setup code shown in the popup.
+    keys("s");
+    let setup_file = state.join(setup::SETUP_FILE);
+    wait("setup code", &|| {
+        std::fs::read_to_string(&setup_file).is_ok_and(|s| s.contains("tokenHash"))
+    });
+    keys("Escape");
+    // A node pairs over the console's gateway with a setup code from the CLI.
+    let v: Value =
+        serde_json::from_str(&run_ok(state, &["setup-code", "--port", &port, "--json"])).unwrap();
+    let code = v["setupCode"].as_str().unwrap().to_string();
+    let (join, jout) = spawn_join(node_dir.path(), &code, &logs.path().join("join.log"));
+    let mut kept = Vec::new();
+    let line = wait_line(&jout, &mut kept, "request id", |l| {
+        l.starts_with("waiting for approval")
+    });
+    let rid = line
+        .split("(request ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string();
+    run_ok(state, &["devices", "approve", &rid]);
+    wait_line(&jout, &mut kept, "connected", |l| l == "connected");
+    let auth: Value = serde_json::from_str(
+        &std::fs::read_to_string(node_dir.path().join("identity/device-auth.json")).unwrap(),
+    )
+    .unwrap();
+    let device_token = auth["tokens"]["node"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drop(join);
+    keys("q");
+    let gone = || {
+        !tmux_cmd(&session.0)
+            .args(["has-session", "-t", &session.1])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !gone() {
+        assert!(Instant::now() < deadline, "console did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("TRACE") && text.contains("DEBUG"), "{text}");
+    for (what, s) in [
+        ("gateway token", gateway_token.as_str()),
+        ("DM code", dm.as_str()),
+        ("setup code", code.as_str()),
+        ("setup token", &setup_token_of(&code)),
+        ("device token", device_token.as_str()),
+    ] {
+        assert!(!text.contains(s), "{what} in the console log");
+    }
+    let stored: Vec<String> =
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&setup_file).unwrap()).unwrap()
+            ["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["tokenHash"].as_str().unwrap().to_string())
+            .collect();
+    assert_eq!(stored.len(), 2, "the popup's and the CLI's setup tokens");
+    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    for run in text.split(|c: char| !b64url(c)).filter(|r| r.len() >= 43) {
+        // A whole setup code (base64url JSON holding the token)…
+        if let Some(t) = setup::decode(run).and_then(|p| p.token) {
+            let h = clawpair::gateway::crypto::sha256_hex(&t);
+            assert!(!stored.contains(&h), "a setup code in the console log");
+        }
+        // …or the bare token.
+        for i in 0..=run.len() - 43 {
+            let h = clawpair::gateway::crypto::sha256_hex(&run[i..i + 43]);
+            assert!(!stored.contains(&h), "a setup token in the console log");
+        }
+    }
 }
