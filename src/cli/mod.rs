@@ -164,7 +164,7 @@ pub fn main() -> ExitCode {
 
 /// Logs go to stderr, warnings and up unless `CLAWPAIR_LOG` says otherwise.
 /// Whatever it says, the WebSocket libraries log warnings and errors only:
-/// their debug and trace output dumps every frame, and frames carry the
+/// their trace output dumps every frame, and frames carry the
 /// shared token, setup tokens and device tokens.
 fn init_logging() {
     use tracing_subscriber::layer::SubscriberExt;
