@@ -824,7 +824,9 @@ async fn every_write_leaves_files_0600_and_new_directories_0700() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "no such code, but repaired");
     step("pairing approve --repair sets a 0644 file aside");
-    std::fs::write(paths.paired_devices(), "{broken").unwrap();
+    // Temp + rename, as another process would: the live gateway's watcher must
+    // not catch a truncated file half-written.
+    clawpair::fsutil::write_atomic(&paths.paired_devices(), b"{broken").unwrap();
     loosen(&paths.paired_devices());
     let _ = Command::new(BIN)
         .arg("--state-dir")
