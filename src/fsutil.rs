@@ -239,6 +239,9 @@ pub fn move_aside(path: &Path, now_ms: i64) -> Result<PathBuf> {
         n += 1;
     }
     fs::rename(path, &target).map_err(|e| StoreError::io(path, e))?;
+    // What is set aside may hold tokens or codes: private, whatever it was before.
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o600))
+        .map_err(|e| StoreError::io(&target, e))?;
     Ok(target)
 }
 

@@ -65,6 +65,22 @@ impl LockPolicy {
     }
 }
 
+impl LockPolicy {
+    /// For `devices/`, which OpenClaw does not lock: the same lock files, but
+    /// a short capped backoff (2 ms doubling to 50 ms, about as long in all
+    /// as OpenClaw's schedule). Its holders need milliseconds, and the
+    /// gateway's single writer holds up every handshake while it waits:
+    /// OpenClaw's 100 ms → 10 s schedule stalled connects for over 15 s
+    /// behind a burst of `devices approve` (tests/load_headless.rs).
+    pub const fn short() -> Self {
+        LockPolicy {
+            attempts: 1_000,
+            base_ms: 2,
+            max_ms: 50,
+        }
+    }
+}
+
 impl Default for LockPolicy {
     fn default() -> Self {
         Self::openclaw()

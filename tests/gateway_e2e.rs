@@ -481,8 +481,12 @@ async fn reject_and_repair_and_key_change() {
     // Key change: the paired entry keeps the old key -> not-paired, isRepair.
     let mut paired = paired_json(&gw.paths);
     paired[&id.device_id]["publicKey"] = json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-    std::fs::write(gw.paths.paired_devices(), paired.to_string()).unwrap();
-    std::fs::write(gw.paths.pending_devices(), "{}").unwrap();
+    // Written as another process would (temp + rename): a plain truncating
+    // write can be read half-done by the gateway's watcher, which then writes
+    // back what it read (an empty paired.json); seen once in a full run.
+    clawpair::fsutil::write_atomic(&gw.paths.paired_devices(), paired.to_string().as_bytes())
+        .unwrap();
+    clawpair::fsutil::write_atomic(&gw.paths.pending_devices(), b"{}").unwrap();
     let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&id)).await;
     let (e, _) = refused(&a);
     assert_eq!(e["details"]["reason"], "not-paired");
@@ -748,7 +752,7 @@ async fn loopback_bind_also_listens_on_ipv6() {
 async fn unreadable_devices_file_is_never_overwritten() {
     let gw = gateway(cfg()).await;
     std::fs::create_dir_all(&gw.paths.devices_dir).unwrap();
-    std::fs::write(gw.paths.paired_devices(), "{not json").unwrap();
+    clawpair::fsutil::write_atomic(&gw.paths.paired_devices(), b"{not json").unwrap();
     let id = DeviceIdentity::generate(now());
     let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&id)).await;
     let (e, _) = refused(&a);
@@ -766,7 +770,7 @@ async fn unreadable_devices_file_is_never_overwritten() {
         .unwrap();
     assert_eq!(r["error"]["code"], "UNAVAILABLE");
     // Repaired by hand: the gateway works again without a restart.
-    std::fs::write(gw.paths.paired_devices(), "{}").unwrap();
+    clawpair::fsutil::write_atomic(&gw.paths.paired_devices(), b"{}").unwrap();
     let (_, a) = connect(&gw.url, &node_opts(Some(TOKEN)), Some(&id)).await;
     assert_eq!(refused(&a).0["message"], "pairing required");
 }

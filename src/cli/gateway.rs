@@ -20,12 +20,6 @@ pub struct GatewayCmd {
     pub action: Option<GatewayAction>,
     #[command(flatten)]
     pub args: GatewayArgs,
-    /// Outstanding pending requests one address may create (benchmarks).
-    #[arg(long, hide = true)]
-    pub max_pending_per_addr: Option<usize>,
-    /// Concurrent sockets per address (benchmarks).
-    #[arg(long, hide = true)]
-    pub max_conns_per_addr: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +70,15 @@ pub fn config_from_args(
         })?;
     let mut cfg = GatewayConfig::new(args.bind.clone(), args.port, token);
     cfg.auto_approve_local = !args.no_auto_approve_local;
+    if let Some(n) = args.max_pending_per_addr {
+        cfg.max_pending_per_addr = n;
+    }
+    if let Some(n) = args.max_conns_per_addr {
+        cfg.max_conns_per_addr = n;
+    }
+    if let Some(n) = args.max_failed_handshakes_per_minute {
+        cfg.max_failed_handshakes_per_minute = n;
+    }
     Ok((cfg, source))
 }
 
@@ -93,13 +96,7 @@ pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
         println!("{}", cfg.token);
         return Ok(());
     }
-    let (mut cfg, source) = config_from_args(&cmd.args, ctx)?;
-    if let Some(n) = cmd.max_pending_per_addr {
-        cfg.max_pending_per_addr = n;
-    }
-    if let Some(n) = cmd.max_conns_per_addr {
-        cfg.max_conns_per_addr = n;
-    }
+    let (cfg, source) = config_from_args(&cmd.args, ctx)?;
     let src = match &source {
         TokenSource::Flag => "--gateway-token".to_string(),
         TokenSource::Env => "$OPENCLAW_GATEWAY_TOKEN".to_string(),

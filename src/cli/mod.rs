@@ -62,6 +62,17 @@ pub struct GatewayArgs {
     /// Require manual approval for loopback clients too.
     #[arg(long)]
     pub no_auto_approve_local: bool,
+    /// Outstanding pending requests one address may create (default 16).
+    /// Raise only for load tests and benchmarks from a single address.
+    #[arg(long, value_name = "N")]
+    pub max_pending_per_addr: Option<usize>,
+    /// Concurrent sockets per address (default 1024).
+    #[arg(long, value_name = "N")]
+    pub max_conns_per_addr: Option<usize>,
+    /// Failed handshakes per address per minute before it is refused
+    /// (`AUTH_RATE_LIMITED`; default 30).
+    #[arg(long, value_name = "N")]
+    pub max_failed_handshakes_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,7 +163,12 @@ pub fn main() -> ExitCode {
 }
 
 /// Logs go to stderr, warnings and up unless `CLAWPAIR_LOG` says otherwise.
+/// Whatever it says, the WebSocket libraries log warnings and errors only:
+/// their trace output dumps every frame, and frames carry the
+/// shared token, setup tokens and device tokens.
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLAWPAIR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
@@ -161,7 +177,18 @@ fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .with_target(false)
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(|m| {
+            !carries_frames(m.target()) || *m.level() <= tracing::Level::WARN
+        }))
         .try_init();
+}
+
+/// Targets whose verbose logs print WebSocket frames (and so secrets).
+pub fn carries_frames(target: &str) -> bool {
+    ["tungstenite", "tokio_tungstenite"]
+        .iter()
+        .any(|c| target == *c || target.starts_with(&format!("{c}::")))
 }
 
 fn print_paths(ctx: &Ctx) -> CliResult {
@@ -184,6 +211,14 @@ fn print_paths(ctx: &Ctx) -> CliResult {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn frame_dumping_targets() {
+        assert!(super::carries_frames("tungstenite::protocol"));
+        assert!(super::carries_frames("tokio_tungstenite"));
+        assert!(!super::carries_frames("clawpair::gateway::server"));
+        assert!(!super::carries_frames("tungstenite_like"));
+    }
+
     #[test]
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;

@@ -105,8 +105,8 @@ impl DeviceStore {
         fsutil::check_state_dir(&self.devices_dir)?;
         let pending_path = self.pending_path();
         let paired_path = self.paired_path();
-        let _pending_lock = lock::acquire(&pending_path)?;
-        let _paired_lock = lock::acquire(&paired_path)?;
+        let _pending_lock = lock::acquire_with(&pending_path, lock::LockPolicy::short())?;
+        let _paired_lock = lock::acquire_with(&paired_path, lock::LockPolicy::short())?;
         let pending = read_pending(&pending_path)?;
         let paired = read_paired(&paired_path)?;
         let mut state = DeviceState {
@@ -258,8 +258,8 @@ impl DeviceStore {
         fsutil::check_state_dir(&self.devices_dir)?;
         let pending_path = self.pending_path();
         let paired_path = self.paired_path();
-        let _pending_lock = lock::acquire(&pending_path)?;
-        let _paired_lock = lock::acquire(&paired_path)?;
+        let _pending_lock = lock::acquire_with(&pending_path, lock::LockPolicy::short())?;
+        let _paired_lock = lock::acquire_with(&paired_path, lock::LockPolicy::short())?;
         let mut moved = Vec::new();
         if needs_repair(read_pending(&pending_path))? {
             moved.push(fsutil::move_aside(&pending_path, now_ms)?);

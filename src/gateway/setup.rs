@@ -298,7 +298,11 @@ pub fn use_for_device(
     let hash = entry.token_hash.clone();
     let device = device_id.to_string();
     mutate(paths, move |f| {
-        match f.tokens.iter_mut().find(|e| e.token_hash == hash) {
+        match f
+            .tokens
+            .iter_mut()
+            .find(|e| crypto::secrets_equal(&e.token_hash, &hash))
+        {
             Some(e) if e.voided_at_ms.is_none() => match &e.device_id {
                 None => {
                     e.device_id = Some(device);
@@ -318,7 +322,11 @@ pub fn note_request(paths: &Paths, token: &str, request_id: &str) -> Result<()> 
     let hash = crypto::sha256_hex(token);
     let rid = request_id.to_string();
     mutate(paths, move |f| {
-        if let Some(e) = f.tokens.iter_mut().find(|e| e.token_hash == hash) {
+        if let Some(e) = f
+            .tokens
+            .iter_mut()
+            .find(|e| crypto::secrets_equal(&e.token_hash, &hash))
+        {
             e.request_id = Some(rid);
         }
     })
