@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use clawpair::devices::{DeviceStore, RequestInput};
+use clawpair::devices::DeviceStore;
 use clawpair::gateway::client::{self, ClientWs, ConnectAnswer, ConnectOptions};
 use clawpair::gateway::identity::DeviceIdentity;
 use clawpair::paths::Paths;
@@ -141,38 +141,6 @@ fn now() -> i64 {
 
 fn node_opts(name: &str) -> ConnectOptions {
     ConnectOptions::node(Some(name.to_string()))
-}
-
-/// Pairs `ids` in the files, as an owner approving them would; returns the node tokens.
-fn seed_paired(store: &DeviceStore, ids: &[DeviceIdentity], revoke: bool) -> Vec<String> {
-    let t = now();
-    store
-        .mutate(t, |st| {
-            let mut tokens = Vec::new();
-            for id in ids {
-                let out = st.request(
-                    RequestInput {
-                        device_id: id.device_id.clone(),
-                        public_key: id.public_key_b64url(),
-                        display_name: Some("load-node".into()),
-                        platform: Some(std::env::consts::OS.into()),
-                        client_id: Some("node-host".into()),
-                        client_mode: Some("node".into()),
-                        role: Some("node".into()),
-                        ..Default::default()
-                    },
-                    uuid::Uuid::new_v4().to_string(),
-                    t,
-                );
-                let a = st.approve(&out.request.request_id, clawpair::devices::new_token(), t)?;
-                tokens.push(a.device.token("node").unwrap().token.clone());
-                if revoke {
-                    st.revoke(&id.device_id, "node", t)?;
-                }
-            }
-            Ok(tokens)
-        })
-        .unwrap()
 }
 
 /// Reads the answer to the `connect` with id `id` (and the close that follows).
@@ -453,13 +421,13 @@ async fn headless_under_load_loses_and_duplicates_nothing() {
         .map(|_| Arc::new(DeviceIdentity::generate(now())))
         .collect();
     let paired_owned: Vec<DeviceIdentity> = paired.iter().map(|i| (**i).clone()).collect();
-    let paired_tokens = seed_paired(&store, &paired_owned, false);
+    let paired_tokens = support::seed_paired(&store, &paired_owned, false);
     let pre_revoked: Vec<Arc<DeviceIdentity>> = (0..PRE_REVOKED)
         .map(|_| Arc::new(DeviceIdentity::generate(now())))
         .collect();
     let pre_revoked_owned: Vec<DeviceIdentity> =
         pre_revoked.iter().map(|i| (**i).clone()).collect();
-    let pre_revoked_tokens = seed_paired(&store, &pre_revoked_owned, true);
+    let pre_revoked_tokens = support::seed_paired(&store, &pre_revoked_owned, true);
 
     let mut headless = Kill(
         Command::new(BIN)

@@ -23,13 +23,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use clawpair::devices::{DeviceStore, RequestInput};
+use clawpair::devices::DeviceStore;
 use clawpair::gateway::client::ConnectOptions;
 use clawpair::gateway::identity::DeviceIdentity;
 use clawpair::gateway::{setup, GatewayConfig};
 use clawpair::paths::Paths;
 use serde_json::{json, Value};
 use support::*;
+#[path = "support/tmux.rs"]
+mod tmux;
+use tmux::Tmux;
 
 const BIN: &str = env!("CARGO_BIN_EXE_clawpair");
 
@@ -236,27 +239,8 @@ fn token_comparison_is_constant_time_by_construction() {
 }
 
 fn seed_paired(paths: &Paths, id: &DeviceIdentity) -> String {
-    let t = now();
-    DeviceStore::new(paths.devices_dir.clone())
-        .mutate(t, |st| {
-            let out = st.request(
-                RequestInput {
-                    device_id: id.device_id.clone(),
-                    public_key: id.public_key_b64url(),
-                    display_name: Some("test-node".into()),
-                    platform: Some(std::env::consts::OS.into()),
-                    client_id: Some("node-host".into()),
-                    client_mode: Some("node".into()),
-                    role: Some("node".into()),
-                    ..Default::default()
-                },
-                uuid::Uuid::new_v4().to_string(),
-                t,
-            );
-            let a = st.approve(&out.request.request_id, clawpair::devices::new_token(), t)?;
-            Ok(a.device.token("node").unwrap().token.clone())
-        })
-        .unwrap()
+    let store = DeviceStore::new(paths.devices_dir.clone());
+    support::seed_paired(&store, std::slice::from_ref(id), false).remove(0)
 }
 
 fn with_device_token(t: &str) -> ConnectOptions {
@@ -910,22 +894,6 @@ fn existing_directories_keep_their_mode_until_doctor_repairs_them() {
 
 // ------------------------------------------- the terminal console's log file
 
-fn tmux_cmd(socket: &str) -> Command {
-    let mut c = Command::new("tmux");
-    c.args(["-L", socket]).env_remove("TMUX");
-    c
-}
-
-struct Session(String, String);
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = tmux_cmd(&self.0)
-            .args(["kill-session", "-t", &self.1])
-            .output();
-        let _ = tmux_cmd(&self.0).arg("kill-server").output();
-    }
-}
-
 /// The terminal console writes its logs to `$CLAWPAIR_LOG_FILE`: at trace
 /// level, through a DM approval, a setup code shown in the popup and a node
 /// pairing over its gateway, the file holds none of the secrets. The popup's
@@ -934,7 +902,7 @@ impl Drop for Session {
 /// stored setup token.
 #[test]
 fn no_secret_in_the_console_log_file() {
-    if Command::new("tmux").arg("-V").output().is_err() {
+    if !Tmux::installed() {
         eprintln!("tmux not installed; skipping");
         return;
     }
@@ -950,57 +918,16 @@ fn no_secret_in_the_console_log_file() {
         .unwrap()
         .port()
         .to_string();
-    let socket = format!("clawpair-sec-{}", std::process::id());
-    let name = "console".to_string();
     let cmd = format!(
         "env CLAWPAIR_LOG=trace CLAWPAIR_LOG_FILE={} {BIN} --state-dir {} --port {port} \
          --no-auto-approve-local --no-notify",
         log.display(),
         state.display()
     );
-    let out = tmux_cmd(&socket)
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "100",
-            "-y",
-            "30",
-            &cmd,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let session = Session(socket.clone(), name.clone());
-    let screen = || {
-        String::from_utf8_lossy(
-            &tmux_cmd(&session.0)
-                .args(["capture-pane", "-p", "-t", &session.1])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .to_string()
-    };
-    let keys = |k: &str| {
-        tmux_cmd(&session.0)
-            .args(["send-keys", "-t", &session.1, k])
-            .output()
-            .unwrap();
-    };
-    let wait = |what: &str, ok: &dyn Fn() -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !ok() {
-            assert!(
-                Instant::now() < deadline,
-                "no {what}; screen:\n{}",
-                screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let t = Tmux::start("sec", 100, 30, &cmd);
+    let screen = || t.screen();
+    let keys = |k: &str| t.keys(k);
+    let wait = |what: &str, ok: &dyn Fn() -> bool| t.wait_for(what, Duration::from_secs(20), ok);
     wait("console", &|| screen().contains("listening"));
 
     // A DM request approved with `a`.
@@ -1045,19 +972,9 @@ fn no_secret_in_the_console_log_file() {
         .to_string();
     drop(join);
     keys("q");
-    let gone = || {
-        !tmux_cmd(&session.0)
-            .args(["has-session", "-t", &session.1])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !gone() {
-        assert!(Instant::now() < deadline, "console did not quit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    t.wait_for("the console to quit", Duration::from_secs(10), || {
+        !t.alive()
+    });
 
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("TRACE") && text.contains("DEBUG"), "{text}");

@@ -156,3 +156,39 @@ pub fn pending_json(paths: &Paths) -> Value {
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(Value::Null)
 }
+
+/// Pairs `ids` in the files, as an owner approving them would; returns the node tokens.
+pub fn seed_paired(
+    store: &clawpair::devices::DeviceStore,
+    ids: &[DeviceIdentity],
+    revoke: bool,
+) -> Vec<String> {
+    let t = clawpair::clock::now_ms();
+    store
+        .mutate(t, |st| {
+            let mut tokens = Vec::new();
+            for id in ids {
+                let out = st.request(
+                    clawpair::devices::RequestInput {
+                        device_id: id.device_id.clone(),
+                        public_key: id.public_key_b64url(),
+                        display_name: Some("test-node".into()),
+                        platform: Some(std::env::consts::OS.into()),
+                        client_id: Some("node-host".into()),
+                        client_mode: Some("node".into()),
+                        role: Some("node".into()),
+                        ..Default::default()
+                    },
+                    uuid::Uuid::new_v4().to_string(),
+                    t,
+                );
+                let a = st.approve(&out.request.request_id, clawpair::devices::new_token(), t)?;
+                tokens.push(a.device.token("node").unwrap().token.clone());
+                if revoke {
+                    st.revoke(&id.device_id, "node", t)?;
+                }
+            }
+            Ok(tokens)
+        })
+        .unwrap()
+}
