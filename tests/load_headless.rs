@@ -16,7 +16,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -51,14 +51,6 @@ const MIN_DM_PER_CHANNEL: usize = 12;
 /// Pace of the DM stream per channel.
 const DM_EVERY: Duration = Duration::from_millis(300);
 const MAX_RSS_KIB: u64 = 50 * 1024;
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Every JSON line of the headless stdout, plus a count per (event, subject).
 #[derive(Default)]
@@ -429,7 +421,7 @@ async fn headless_under_load_loses_and_duplicates_nothing() {
         pre_revoked.iter().map(|i| (**i).clone()).collect();
     let pre_revoked_tokens = support::seed_paired(&store, &pre_revoked_owned, true);
 
-    let mut headless = Kill(
+    let mut headless = support::Kill(
         Command::new(BIN)
             .args([
                 "--state-dir",

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -310,14 +310,6 @@ async fn device_tokens_wrong_rotated_and_revoked_are_refused() {
 
 // ------------------------------------------------------------ no secret logged
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Everything the processes wrote, split by the rule: a command's *result*
 /// (the code `pairing request` prints, the setup code of `setup-code`, the
 /// token of `gateway token` and `devices rotate`, the `setup_code.issued`
@@ -399,7 +391,7 @@ fn setup_token_of(code: &str) -> String {
     setup::decode(code).unwrap().token.unwrap()
 }
 
-fn spawn_join(node: &Path, code: &str, log: &Path) -> (Kill, mpsc::Receiver<String>) {
+fn spawn_join(node: &Path, code: &str, log: &Path) -> (support::Kill, mpsc::Receiver<String>) {
     let mut child = Command::new(BIN)
         .arg("--state-dir")
         .arg(node)
@@ -410,7 +402,7 @@ fn spawn_join(node: &Path, code: &str, log: &Path) -> (Kill, mpsc::Receiver<Stri
         .spawn()
         .unwrap();
     let rx = pipe_lines(child.stdout.take().unwrap());
-    (Kill(child), rx)
+    (support::Kill(child), rx)
 }
 
 #[test]
@@ -430,7 +422,7 @@ fn no_secret_in_any_log_line() {
         .to_string();
     assert_eq!(gateway_token.len(), 43);
 
-    let mut headless = Kill(
+    let mut headless = support::Kill(
         Command::new(BIN)
             .arg("--state-dir")
             .arg(state)
@@ -836,7 +828,7 @@ async fn every_write_leaves_files_0600_and_new_directories_0700() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut join = Kill(
+    let mut join = support::Kill(
         Command::new(BIN)
             .arg("--state-dir")
             .arg(&node)

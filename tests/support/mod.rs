@@ -192,3 +192,13 @@ pub fn seed_paired(
         })
         .unwrap()
 }
+
+/// A child process killed and reaped when the test is done with it (or fails).
+pub struct Kill(pub std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
