@@ -94,44 +94,26 @@ impl Backend {
     }
 
     pub fn approve_dm(&self, key: &RowKey, code: &str, now_ms: i64) -> Result<String, String> {
-        let RowKey::Dm {
-            channel,
-            account,
-            id,
-        } = key
-        else {
-            return Err("not a DM request".into());
-        };
+        let (channel, account, id) = dm_key(key)?;
         match self
             .dm
-            .approve(channel, code, account.as_deref(), now_ms)
+            .approve(channel, code, account, now_ms)
             .map_err(|e| e.to_string())?
         {
             Some(a) => Ok(format!("Approved {} on {channel}", a.id)),
-            None => Err(format!(
-                "no pending {channel} request from {id} any more (expired or resolved elsewhere)"
-            )),
+            None => Err(gone_dm(channel, id)),
         }
     }
 
     pub fn reject_dm(&self, key: &RowKey, code: &str, now_ms: i64) -> Result<String, String> {
-        let RowKey::Dm {
-            channel,
-            account,
-            id,
-        } = key
-        else {
-            return Err("not a DM request".into());
-        };
+        let (channel, account, id) = dm_key(key)?;
         match self
             .dm
-            .reject(channel, code, account.as_deref(), now_ms)
+            .reject(channel, code, account, now_ms)
             .map_err(|e| e.to_string())?
         {
             Some(_) => Ok(format!("Rejected {id} on {channel}")),
-            None => Err(format!(
-                "no pending {channel} request from {id} any more (expired or resolved elsewhere)"
-            )),
+            None => Err(gone_dm(channel, id)),
         }
     }
 
@@ -261,4 +243,20 @@ pub fn paired_device(p: model::PairedDevice) -> PairedDevice {
         last_used_ms: last_used,
         approved_at_ms: p.approved_at_ms,
     }
+}
+
+/// The channel, account and sender of a DM row.
+fn dm_key(key: &RowKey) -> Result<(&str, Option<&str>, &str), String> {
+    match key {
+        RowKey::Dm {
+            channel,
+            account,
+            id,
+        } => Ok((channel, account.as_deref(), id)),
+        _ => Err("not a DM request".into()),
+    }
+}
+
+fn gone_dm(channel: &str, id: &str) -> String {
+    format!("no pending {channel} request from {id} any more (expired or resolved elsewhere)")
 }
