@@ -14,7 +14,6 @@ pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod gateway;
-pub mod headless;
 pub mod jsonfmt;
 pub mod lock;
 pub mod paths;

@@ -82,14 +82,6 @@ pub fn config_from_args(
     Ok((cfg, source))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::error(format!("cannot start the async runtime: {e}")))
-}
-
 pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
     if let Some(GatewayAction::Token) = cmd.action {
         let (cfg, _) = config_from_args(&cmd.args, ctx)?;
@@ -105,7 +97,7 @@ pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
             format!("{} (`clawpair gateway token` prints it)", p.display())
         }
     };
-    let rt = runtime()?;
+    let rt = super::tokio_runtime()?;
     rt.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let handle = crate::gateway::start(cfg, ctx.paths.clone(), tx).await;
@@ -224,7 +216,7 @@ pub fn run_join(ctx: &Ctx, a: JoinArgs) -> CliResult {
     let name = a.name.clone().or_else(hostname);
     let id = identity::load_or_create_identity(&ctx.paths, clock::now_ms())?;
     say(&format!("device {}", id.device_id));
-    let rt = runtime()?;
+    let rt = super::tokio_runtime()?;
     rt.block_on(join_loop(ctx, &url, &setup_token, name, id))
 }
 

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::paths::Paths;
 
+pub mod console;
 pub mod devices;
 pub mod dm;
 pub mod doctor;
@@ -136,6 +137,15 @@ impl From<crate::error::StoreError> for Failure {
 
 pub type CliResult = Result<(), Failure>;
 
+/// The one async runtime every command that needs one runs on: two workers.
+pub fn tokio_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::error(format!("cannot start the async runtime: {e}")))
+}
+
 /// Parses the process arguments and runs the chosen mode.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -151,7 +161,7 @@ pub fn main() -> ExitCode {
         Some(Command::Gateway(cmd)) => gateway::run_gateway(&ctx, cmd),
         Some(Command::SetupCode(a)) => gateway::run_setup_code(&ctx, a),
         Some(Command::Join(a)) => gateway::run_join(&ctx, a),
-        None => crate::runtime::entry(ctx.paths.clone(), &cli.console).map_err(Failure::error),
+        None => console::run(&ctx, &cli.console),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod console;
+pub mod headless;
 pub mod notify;
 pub mod term;
 pub mod watcher;
@@ -352,41 +353,4 @@ pub fn spawn_supervised(
             }
         }
     })
-}
-
-/// `clawpair` with no subcommand: the console, or headless with `--headless`.
-pub fn entry(paths: Paths, args: &crate::cli::ConsoleArgs) -> Result<(), String> {
-    let gateway = if args.no_gateway {
-        None
-    } else {
-        let ctx = crate::cli::Ctx {
-            paths: paths.clone(),
-        };
-        let (cfg, _) =
-            crate::cli::gateway::config_from_args(&args.gateway, &ctx).map_err(|f| f.message)?;
-        Some(cfg)
-    };
-    let opts = Options {
-        paths,
-        gateway,
-        bind: args.gateway.bind.clone(),
-        port: args.gateway.port,
-        notify: !args.no_notify,
-        force_poll: false,
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let r = if args.headless {
-        rt.block_on(crate::headless::run(opts))
-    } else {
-        if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-            return Err("the console needs a terminal; use --headless for JSON events".into());
-        }
-        rt.block_on(console::run(opts))
-    };
-    rt.shutdown_timeout(Duration::from_millis(500));
-    r
 }

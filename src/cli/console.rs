@@ -1,0 +1,37 @@
+//! `clawpair` with no subcommand: the console on a terminal, or the same
+//! engine headless with `--headless`.
+
+use std::time::Duration;
+
+use super::{gateway, CliResult, ConsoleArgs, Ctx, Failure};
+use crate::runtime::{self, Options};
+
+pub fn run(ctx: &Ctx, args: &ConsoleArgs) -> CliResult {
+    let gateway = if args.no_gateway {
+        None
+    } else {
+        let (cfg, _) = gateway::config_from_args(&args.gateway, ctx)?;
+        Some(cfg)
+    };
+    let opts = Options {
+        paths: ctx.paths.clone(),
+        gateway,
+        bind: args.gateway.bind.clone(),
+        port: args.gateway.port,
+        notify: !args.no_notify,
+        force_poll: false,
+    };
+    if !args.headless && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return Err(Failure::error(
+            "the console needs a terminal; use --headless for JSON events",
+        ));
+    }
+    let rt = super::tokio_runtime()?;
+    let r = if args.headless {
+        rt.block_on(runtime::headless::run(opts))
+    } else {
+        rt.block_on(runtime::console::run(opts))
+    };
+    rt.shutdown_timeout(Duration::from_millis(500));
+    r.map_err(Failure::error)
+}
