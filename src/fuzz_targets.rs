@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
-use crate::config::OpenClawConfig;
+use crate::openclaw_config::OpenClawConfig;
 use crate::devices::store::{parse_paired, parse_pending, render_paired, render_pending};
 use crate::devices::DeviceState;
 use crate::dm::allowlist::AllowDoc;
@@ -268,7 +268,7 @@ pub fn config_file(data: &[u8]) {
     let Ok(cfg) = OpenClawConfig::parse(Path::new("openclaw.json"), data) else {
         return;
     };
-    let _ = cfg.enabled_pairing_channels();
+    let _ = crate::dm::normalize::enabled_channels(&cfg);
     let _ = cfg.get_str("gateway.auth.token");
     let _ = cfg.get_str("gateway.port");
 }

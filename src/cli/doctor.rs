@@ -226,7 +226,7 @@ fn check_config(r: &mut Report, path: &Path) {
         return;
     }
     r.checked += 1;
-    if let Err(e) = crate::config::OpenClawConfig::try_load(path) {
+    if let Err(e) = crate::openclaw_config::OpenClawConfig::try_load(path) {
         let msg = e.to_string();
         let prefix = format!("{}: ", path.display());
         let msg = msg.strip_prefix(&prefix).unwrap_or(&msg).to_string();

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::{CliResult, Ctx, Failure, GatewayArgs};
 use crate::clock;
 use crate::gateway::client::{self, ConnectAnswer, ConnectOptions};
-use crate::gateway::config::{resolve_token_with_source, TokenSource};
+use crate::gateway::token::{resolve_token_with_source, TokenSource};
 use crate::gateway::{identity, setup, GatewayConfig, GatewayEvent};
 
 /// `clawpair gateway …`.

@@ -192,6 +192,15 @@ pub fn id_label(channel: &str) -> Option<&'static str> {
     })
 }
 
+/// The pairing-capable channels whose plugins `cfg` enables, in OpenClaw's order.
+pub fn enabled_channels(cfg: &crate::openclaw_config::OpenClawConfig) -> Vec<&'static str> {
+    PAIRING_CHANNELS
+        .iter()
+        .copied()
+        .filter(|c| cfg.channel_enabled(c))
+        .collect()
+}
+
 /// Pairing-capable bundled channels, in the order OpenClaw lists them.
 pub const PAIRING_CHANNELS: &[&str] = &[
     "telegram",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::allowlist::AllowDoc;
 use super::keys;
 use super::pairing::{PairingDoc, PairingRequest, Upserted};
-use crate::config::OpenClawConfig;
+use crate::openclaw_config::OpenClawConfig;
 use crate::error::{Result, StoreError};
 use crate::{fsutil, lock};
 
@@ -73,8 +73,7 @@ impl DmStore {
     }
 
     pub fn with_config(mut self, cfg: &OpenClawConfig) -> Self {
-        self.loaded = cfg
-            .enabled_pairing_channels()
+        self.loaded = super::normalize::enabled_channels(cfg)
             .into_iter()
             .map(String::from)
             .collect();

@@ -10,7 +10,7 @@
 //! * `worker` — the single writer of `devices/` (group commit);
 //! * `frames` — closed-schema frame and `connect` validation, answers;
 //! * `crypto` — `v3`/`v2` payloads, Ed25519 keys/signatures, tokens, PEMs;
-//! * `config` — the shared gateway token ([`resolve_token`]);
+//! * `token` — the shared gateway token ([`resolve_token`]);
 //! * `setup` — setup codes and their one-time tokens;
 //! * `identity` — the client's `identity/device.json` and `device-auth.json`;
 //! * `client` — the handshake as a client (for `clawpair join`, tests, benchmark).
@@ -197,12 +197,12 @@ pub async fn start(
 }
 
 pub mod client;
-pub mod config;
 pub mod crypto;
 pub mod frames;
 pub mod identity;
 pub mod server;
 pub mod setup;
+pub mod token;
 pub mod worker;
 
-pub use config::resolve_token;
+pub use token::resolve_token;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::OpenClawConfig;
+use crate::openclaw_config::OpenClawConfig;
 use crate::error::Result;
 use crate::fsutil;
 use crate::paths::Paths;

@@ -134,15 +134,6 @@ impl OpenClawConfig {
                 .and_then(|p| p.get("entries"))
                 .and_then(|e| e.get(id)))
     }
-
-    /// The pairing-capable channels whose plugins are enabled, in OpenClaw's order.
-    pub fn enabled_pairing_channels(&self) -> Vec<&'static str> {
-        crate::dm::normalize::PAIRING_CHANNELS
-            .iter()
-            .copied()
-            .filter(|c| self.channel_enabled(c))
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -159,16 +150,15 @@ mod tests {
         )
         .unwrap();
         let c = OpenClawConfig::load(&p);
-        assert_eq!(c.enabled_pairing_channels(), vec!["telegram", "line"]);
+        assert!(c.channel_enabled("telegram") && c.channel_enabled("line"));
+        assert!(!c.channel_enabled("discord") && !c.channel_enabled("slack"));
         assert_eq!(
             c.get("gateway.auth.token").and_then(Value::as_str),
             Some("abc")
         );
         std::fs::write(&p, "{broken").unwrap();
         assert!(OpenClawConfig::try_load(&p).is_err());
-        assert!(OpenClawConfig::load(&p)
-            .enabled_pairing_channels()
-            .is_empty());
+        assert!(!OpenClawConfig::load(&p).channel_enabled("telegram"));
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         std::fs::write(&p, &deep).unwrap();
         let err = OpenClawConfig::try_load(&p).unwrap_err().to_string();
