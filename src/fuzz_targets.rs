@@ -10,7 +10,6 @@ use std::sync::OnceLock;
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
-use crate::openclaw_config::OpenClawConfig;
 use crate::devices::store::{parse_paired, parse_pending, render_paired, render_pending};
 use crate::devices::DeviceState;
 use crate::dm::allowlist::AllowDoc;
@@ -18,6 +17,7 @@ use crate::dm::pairing::PairingDoc;
 use crate::gateway::crypto::{self, SigVersion, SignedFields};
 use crate::gateway::frames::{self, ErrorShape, FrameError};
 use crate::gateway::setup;
+use crate::openclaw_config::OpenClawConfig;
 
 /// A fixed clock for the pure rules: 2026-02-26T12:00:00Z.
 const NOW_MS: i64 = 1_772_107_200_000;
@@ -64,26 +64,14 @@ pub fn frame(data: &[u8]) {
     let Ok(p) = frames::parse_connect_params(req.params.as_ref()) else {
         return;
     };
-    // Any string passes the schema; the gateway refuses roles it does not know later.
-    let role = p.role();
+    // Any string passes the schema as the role; the gateway refuses roles it does not know later.
     if let Some(device) = &p.device {
         let Some(raw) = crypto::decode_public_key(&device.public_key) else {
             return;
         };
         let id = crypto::device_id_for(&raw);
         assert_eq!(id.len(), 64);
-        let fields = SignedFields {
-            device_id: &device.id,
-            client_id: &p.client.id,
-            client_mode: &p.client.mode,
-            role,
-            scopes: &p.scopes,
-            signed_at: device.signed_at,
-            token: p.signed_token(),
-            nonce: &device.nonce,
-            platform: Some(&p.client.platform),
-            device_family: p.client.device_family.as_deref(),
-        };
+        let fields = p.signed_fields(device);
         let _ = crypto::verify_device(&raw, &fields, &device.signature);
     }
 }
@@ -128,7 +116,7 @@ pub fn signature(data: &[u8]) {
     let v3 = crypto::payload_v3(&fields);
     let v2 = crypto::payload_v2(&fields);
     assert!(v3.starts_with("v3|") && v2.starts_with("v2|"));
-    assert!(v3.ends_with(&crypto::normalize_meta(fields.device_family)));
+    assert!(v3.ends_with(&crypto::norm_meta(fields.device_family)));
 
     if let Some(raw) = crypto::decode_public_key(key) {
         let _ = crypto::verify_device(&raw, &fields, sig);
@@ -220,9 +208,9 @@ pub fn allow_file(data: &[u8]) {
 
 fn device_rules(state: DeviceState) {
     let mut state = state;
-    let _ = crate::devices::store::list_payload_of(&state);
+    let _ = crate::devices::payload::list_payload_of(&state);
     state.prune_expired(NOW_MS);
-    let _ = crate::devices::store::list_payload_of(&state);
+    let _ = crate::devices::payload::list_payload_of(&state);
 }
 
 /// `devices/pending.json`.

@@ -20,4 +20,5 @@ pub mod paths;
 pub mod qr;
 pub mod runtime;
 pub mod sanitize;
+pub mod secret;
 pub mod ui;

@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use clawpair::devices::store::{list_payload_of, redact_device};
+use clawpair::devices::payload::{list_payload_of, redact_device};
 use clawpair::devices::{
     ConnectClaim, ConnectMeta, DeviceStore, PairingReason, RequestInput, TokenFailure,
 };

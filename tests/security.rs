@@ -184,31 +184,43 @@ fn token_comparison_is_constant_time_by_construction() {
         let end = start + src[start..].find("\n}\n").unwrap();
         src[start..end].to_string()
     };
-    // Both comparison functions hash both sides (so length leaks nothing) and
-    // compare the digests with `subtle`.
-    for (file, sig) in [
-        ("src/devices/state.rs", "pub fn tokens_equal("),
-        ("src/gateway/crypto.rs", "pub fn secrets_equal("),
-    ] {
-        let b = body(&read(file), sig);
-        assert!(b.contains("Sha256::digest(a"), "{file}: {b}");
-        assert!(b.contains("Sha256::digest(b"), "{file}: {b}");
-        assert!(b.contains("ct_eq("), "{file}: {b}");
-        assert!(!b.contains("=="), "{file}: {b}");
-    }
+    // The one comparison function hashes both sides (so length leaks nothing)
+    // and compares the digests with `subtle`; device tokens use it by name.
+    assert!(read("src/devices/state.rs")
+        .contains("pub use crate::secret::secrets_equal as tokens_equal;"));
+    let b = body(&read("src/secret.rs"), "pub fn secrets_equal(");
+    assert!(b.contains("Sha256::digest(a"), "{b}");
+    assert!(b.contains("Sha256::digest(b"), "{b}");
+    assert!(b.contains("ct_eq("), "{b}");
+    assert!(!b.contains("=="), "{b}");
     // Device-token auth goes through it…
     let verify = body(&read("src/devices/state.rs"), "pub fn verify_token(");
     assert!(
         verify.contains("tokens_equal(token, &rec.token)"),
         "{verify}"
     );
-    let server = read("src/gateway/server.rs");
-    assert!(server.contains("crypto::secrets_equal(t, &shared.cfg.token)"));
-    assert!(server.contains("crypto::secrets_equal(&device.nonce, &ctx.nonce)"));
+    // …and so do the gateway's checks of the shared token and the nonce.
+    let mut gateway = Vec::new();
+    src_files(&root.join("src/gateway"), &mut gateway);
+    let gateway: String = gateway
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(gateway.contains("crypto::secrets_equal(t, &shared.cfg.token)"));
+    assert!(gateway.contains("crypto::secrets_equal(&device.nonce, &ctx.nonce)"));
     // …and nothing in src compares a token with `==`/`!=` (string literals
-    // and the few non-secret names below aside).
+    // and the few non-secret names below aside), nor defines a second comparison.
     let mut files = Vec::new();
     src_files(&root.join("src"), &mut files);
+    let definitions: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let s = std::fs::read_to_string(f).unwrap();
+            s.contains("fn secrets_equal(") || s.contains("fn tokens_equal(")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert_eq!(definitions.len(), 1, "{definitions:?}");
     let mut found = Vec::new();
     for f in files {
         for (n, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {

@@ -2,12 +2,11 @@
 //! builds from the DM store, the device store and the gateway. Strings are
 //! kept raw (they are keys for actions); the UI sanitizes them before drawing.
 
-/// DM pairing requests expire one hour after `createdAt` (OpenClaw).
-pub const DM_TTL_MS: i64 = 3_600_000;
-/// At most this many pending DM requests per channel file; new senders are ignored beyond it.
-pub const DM_MAX_PENDING: usize = 3;
-/// Device requests expire five minutes after `ts`.
-pub const DEVICE_TTL_MS: i64 = 300_000;
+/// Device requests expire five minutes after `ts` (the device store's rule).
+pub use crate::devices::PENDING_TTL_MS as DEVICE_TTL_MS;
+/// DM pairing requests expire one hour after `createdAt`; at most
+/// [`DM_MAX_PENDING`] wait per channel file (the DM store's rules).
+pub use crate::dm::{MAX_PENDING as DM_MAX_PENDING, PENDING_TTL_MS as DM_TTL_MS};
 /// Countdowns turn to the "expiring soon" style in the last five minutes.
 pub const EXPIRING_SOON_MS: i64 = 300_000;
 

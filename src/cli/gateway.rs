@@ -36,7 +36,7 @@ pub struct SetupCodeArgs {
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Lifetime of the one-time token (e.g. 10m, 90s, 1h).
-    #[arg(long, default_value = "10m")]
+    #[arg(long, default_value = setup::DEFAULT_TTL_ARG)]
     pub ttl: String,
     /// Print JSON: {setupCode, gatewayUrl, auth, urlSource, expiresAtMs}.
     #[arg(long)]

@@ -5,8 +5,65 @@
 use serde_json::{Map, Value};
 
 use super::model::{PairedDevice, PendingRequest, TokenRecord};
-use super::state::Approved;
-pub use super::store::{list_payload_of, redact_device, token_summary};
+use super::state::{Approved, DeviceState};
+
+/// `device.pair.list` payload of a state.
+pub fn list_payload_of(state: &DeviceState) -> Value {
+    let pending: Vec<Value> = state
+        .pending_newest_first()
+        .into_iter()
+        .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
+        .collect();
+    let paired: Vec<Value> = state
+        .paired_newest_first()
+        .into_iter()
+        .map(redact_device)
+        .collect();
+    let mut m = Map::new();
+    m.insert("pending".into(), Value::Array(pending));
+    m.insert("paired".into(), Value::Array(paired));
+    Value::Object(m)
+}
+
+/// A paired device as `device.pair.list` / `device.pair.approve` show it:
+/// `approvedScopes` removed, `tokens` replaced by an array sorted by role of
+/// `{role, scopes, createdAtMs, rotatedAtMs?, revokedAtMs?, lastUsedAtMs?}`
+/// (never the token strings) placed last, omitted when there are none.
+pub fn redact_device(device: &PairedDevice) -> Value {
+    let mut m = match serde_json::to_value(device) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    m.shift_remove("approvedScopes");
+    m.shift_remove("tokens");
+    if let Some(tokens) = &device.tokens {
+        let mut list: Vec<&TokenRecord> = tokens.iter().map(|(_, t)| t).collect();
+        list.sort_by(|a, b| a.role.cmp(&b.role));
+        if !list.is_empty() {
+            let arr = list.into_iter().map(token_summary).collect();
+            m.insert("tokens".into(), Value::Array(arr));
+        }
+    }
+    Value::Object(m)
+}
+
+/// A token record without its secret.
+pub fn token_summary(t: &TokenRecord) -> Value {
+    let mut m = Map::new();
+    m.insert("role".into(), Value::from(t.role.clone()));
+    m.insert("scopes".into(), Value::from(t.scopes.clone()));
+    m.insert("createdAtMs".into(), Value::from(t.created_at_ms));
+    if let Some(v) = t.rotated_at_ms {
+        m.insert("rotatedAtMs".into(), Value::from(v));
+    }
+    if let Some(v) = t.revoked_at_ms {
+        m.insert("revokedAtMs".into(), Value::from(v));
+    }
+    if let Some(v) = t.last_used_at_ms {
+        m.insert("lastUsedAtMs".into(), Value::from(v));
+    }
+    Value::Object(m)
+}
 
 fn object(pairs: Vec<(&str, Value)>) -> Value {
     let mut m = Map::new();

@@ -3,9 +3,6 @@
 //! they may need, so every rule here is unit-testable; `store.rs` wraps these
 //! in locking, reading and atomic writing.
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
 use super::model::{PairedDevice, PendingRequest, TokenMap, TokenRecord};
 use crate::error::{Result, StoreError};
 
@@ -135,17 +132,14 @@ pub struct ConnectClaim<'a> {
     pub scopes: &'a [String],
 }
 
-fn norm_meta(s: Option<&str>) -> String {
+/// Device metadata as compared and signed: trimmed, only `A`–`Z` mapped to
+/// lower case (as the real client does); absent is empty.
+pub fn norm_meta(s: Option<&str>) -> String {
     s.unwrap_or("").trim().to_ascii_lowercase()
 }
 
-/// Constant-time token comparison: both sides are hashed with SHA-256 and the
-/// digests compared with `subtle`, so neither content nor length leaks.
-pub fn tokens_equal(a: &str, b: &str) -> bool {
-    let da = Sha256::digest(a.as_bytes());
-    let db = Sha256::digest(b.as_bytes());
-    bool::from(da.as_slice().ct_eq(db.as_slice()))
-}
+/// Device tokens are compared like every secret (constant time).
+pub use crate::secret::secrets_equal as tokens_equal;
 
 /// Whether `allowed` covers every scope in `requested` (spec §5). For role
 /// `operator`: `operator.admin` covers any `operator.*`, `operator.read` is

@@ -15,7 +15,6 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use serde_json::{Map, Value};
 
 use super::model::{PairedDevice, PendingRequest, TokenRecord};
@@ -27,19 +26,7 @@ pub use super::state::{
 use crate::error::{Result, StoreError};
 use crate::{fsutil, jsonfmt, lock};
 
-/// A fresh device token: 32 bytes from the OS CSPRNG, base64url without
-/// padding (43 characters).
-pub fn new_token() -> String {
-    use rand::TryRngCore;
-    let mut bytes = [0u8; 32];
-    if rand::rngs::OsRng.try_fill_bytes(&mut bytes).is_err() {
-        // The thread RNG is a CSPRNG seeded from the OS; only reached if the
-        // direct OS call failed transiently.
-        use rand::RngCore;
-        rand::rng().fill_bytes(&mut bytes);
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
+pub use crate::secret::new_token;
 
 /// The devices store rooted at `<state>/devices`.
 #[derive(Debug, Clone)]
@@ -88,9 +75,9 @@ impl DeviceStore {
 
     /// The `device.pair.list` payload: `{"pending": [...], "paired": [...]}`,
     /// pending newest `ts` first, paired newest `approvedAtMs` first and
-    /// redacted (see [`redact_device`]).
+    /// redacted (see [`super::payload::redact_device`]).
     pub fn list_payload(&self, now_ms: i64) -> Result<Value> {
-        Ok(list_payload_of(&self.load(now_ms)?))
+        Ok(super::payload::list_payload_of(&self.load(now_ms)?))
     }
 
     /// Runs `f` on the freshly read state under both locks and writes back
@@ -295,64 +282,6 @@ fn needs_repair<T>(r: Result<Loaded<T>>) -> Result<bool> {
         | Err(StoreError::TooLarge { .. }) => Ok(true),
         Err(e) => Err(e),
     }
-}
-
-/// `device.pair.list` payload of a state.
-pub fn list_payload_of(state: &DeviceState) -> Value {
-    let pending: Vec<Value> = state
-        .pending_newest_first()
-        .into_iter()
-        .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
-        .collect();
-    let paired: Vec<Value> = state
-        .paired_newest_first()
-        .into_iter()
-        .map(redact_device)
-        .collect();
-    let mut m = Map::new();
-    m.insert("pending".into(), Value::Array(pending));
-    m.insert("paired".into(), Value::Array(paired));
-    Value::Object(m)
-}
-
-/// A paired device as `device.pair.list` / `device.pair.approve` show it:
-/// `approvedScopes` removed, `tokens` replaced by an array sorted by role of
-/// `{role, scopes, createdAtMs, rotatedAtMs?, revokedAtMs?, lastUsedAtMs?}`
-/// (never the token strings) placed last, omitted when there are none.
-pub fn redact_device(device: &PairedDevice) -> Value {
-    let mut m = match serde_json::to_value(device) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    m.shift_remove("approvedScopes");
-    m.shift_remove("tokens");
-    if let Some(tokens) = &device.tokens {
-        let mut list: Vec<&TokenRecord> = tokens.iter().map(|(_, t)| t).collect();
-        list.sort_by(|a, b| a.role.cmp(&b.role));
-        if !list.is_empty() {
-            let arr = list.into_iter().map(token_summary).collect();
-            m.insert("tokens".into(), Value::Array(arr));
-        }
-    }
-    Value::Object(m)
-}
-
-/// A token record without its secret.
-pub fn token_summary(t: &TokenRecord) -> Value {
-    let mut m = Map::new();
-    m.insert("role".into(), Value::from(t.role.clone()));
-    m.insert("scopes".into(), Value::from(t.scopes.clone()));
-    m.insert("createdAtMs".into(), Value::from(t.created_at_ms));
-    if let Some(v) = t.rotated_at_ms {
-        m.insert("rotatedAtMs".into(), Value::from(v));
-    }
-    if let Some(v) = t.revoked_at_ms {
-        m.insert("revokedAtMs".into(), Value::from(v));
-    }
-    if let Some(v) = t.last_used_at_ms {
-        m.insert("lastUsedAtMs".into(), Value::from(v));
-    }
-    Value::Object(m)
 }
 
 // ---------------------------------------------------------------------------
@@ -613,21 +542,6 @@ fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn new_token_is_43_char_base64url() {
-        let a = new_token();
-        let b = new_token();
-        assert_eq!(a.len(), 43);
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-        assert_ne!(a, b);
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(&a)
-            .unwrap();
-        assert_eq!(raw.len(), 32);
-    }
 
     #[test]
     fn shape_errors_name_field_without_value() {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use super::allowlist::AllowDoc;
 use super::keys;
 use super::pairing::{PairingDoc, PairingRequest, Upserted};
-use crate::openclaw_config::OpenClawConfig;
 use crate::error::{Result, StoreError};
+use crate::openclaw_config::OpenClawConfig;
 use crate::{fsutil, lock};
 
 /// An approval: the sender id as stored and the removed request.

@@ -7,7 +7,6 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (the raw key follows).
 pub const SPKI_PREFIX: [u8; 12] = [
@@ -35,10 +34,8 @@ pub struct SignedFields<'a> {
     pub device_family: Option<&'a str>,
 }
 
-/// Trim and map only `A`–`Z` to lower case, as the real client does.
-pub fn normalize_meta(v: Option<&str>) -> String {
-    v.map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default()
-}
+pub use crate::devices::state::norm_meta;
+pub use crate::secret::{new_token, secrets_equal};
 
 /// `v3|id|client|mode|role|scopes|signedAt|token|nonce|platform|family`.
 pub fn payload_v3(f: &SignedFields<'_>) -> String {
@@ -52,8 +49,8 @@ pub fn payload_v3(f: &SignedFields<'_>) -> String {
         f.signed_at,
         f.token,
         f.nonce,
-        normalize_meta(f.platform),
-        normalize_meta(f.device_family)
+        norm_meta(f.platform),
+        norm_meta(f.device_family)
     )
 }
 
@@ -158,19 +155,6 @@ pub fn verify_device(
 /// Signs `msg`, returning base64url without padding.
 pub fn sign(key: &SigningKey, msg: &str) -> String {
     b64url(&key.sign(msg.as_bytes()).to_bytes())
-}
-
-/// 32 random bytes, base64url without padding (43 characters).
-pub fn new_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    b64url(&bytes)
-}
-
-/// SHA-256 both sides, compare the digests in constant time.
-pub fn secrets_equal(a: &str, b: &str) -> bool {
-    let da = Sha256::digest(a.as_bytes());
-    let db = Sha256::digest(b.as_bytes());
-    da.ct_eq(&db).into()
 }
 
 /// Lowercase hex SHA-256 of a secret (how setup tokens are stored).

@@ -235,6 +235,25 @@ impl ConnectParams {
             .and_then(|a| a.token.as_deref().or(a.device_token.as_deref()))
             .unwrap_or("")
     }
+
+    /// The fields `device` signed, as this connect states them.
+    pub fn signed_fields<'a>(
+        &'a self,
+        device: &'a DeviceParams,
+    ) -> super::crypto::SignedFields<'a> {
+        super::crypto::SignedFields {
+            device_id: &device.id,
+            client_id: &self.client.id,
+            client_mode: &self.client.mode,
+            role: self.role(),
+            scopes: &self.scopes,
+            signed_at: device.signed_at,
+            token: self.signed_token(),
+            nonce: &device.nonce,
+            platform: Some(&self.client.platform),
+            device_family: self.client.device_family.as_deref(),
+        }
+    }
 }
 
 struct V<'a> {

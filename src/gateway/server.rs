@@ -24,14 +24,18 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::crypto::{self, SignedFields};
+use super::crypto;
 use super::frames::{self, ConnectParams, ErrorShape, FrameError, Request};
 use super::setup::{self, SetupVerdict};
 use super::worker::StoreWorker;
 use super::{GatewayConfig, GatewayEvent, Presence};
 use crate::clock;
-use crate::devices::store::{redact_device, scopes_cover, RequestInput};
-use crate::devices::{ConnectMeta, DeviceState, DeviceStore, TokenFailure, PENDING_TTL_MS};
+use crate::devices::payload;
+use crate::devices::store::RequestInput;
+use crate::devices::{
+    ConnectClaim, ConnectMeta, DeviceState, DeviceStore, PairingReason, TokenFailure,
+    PENDING_TTL_MS,
+};
 use crate::error::StoreError;
 use crate::paths::Paths;
 
@@ -540,7 +544,7 @@ fn announce_resolved(shared: &Shared, rid: &str, device_id: &str, decision: &str
     }
     shared.broadcast(
         "device.pair.resolved",
-        json!({"requestId": rid, "deviceId": device_id, "decision": decision, "ts": t}),
+        payload::resolved_payload(rid, device_id, decision == "approved", t),
         true,
     );
     shared.emit(GatewayEvent::DevicePairResolved {
@@ -865,7 +869,7 @@ enum Outcome {
     TooManyPending,
     PairingRequired {
         request_id: String,
-        reason: &'static str,
+        reason: PairingReason,
         created: bool,
         request: Value,
     },
@@ -955,18 +959,7 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
             "device-public-key",
         ));
     };
-    let fields = SignedFields {
-        device_id: &device.id,
-        client_id: &p.client.id,
-        client_mode: &p.client.mode,
-        role: &role,
-        scopes: &p.scopes,
-        signed_at: device.signed_at,
-        token: p.signed_token(),
-        nonce: &device.nonce,
-        platform: Some(&p.client.platform),
-        device_family: p.client.device_family.as_deref(),
-    };
+    let fields = p.signed_fields(&device);
     if crypto::verify_device(&raw, &fields, &device.signature).is_none() {
         return Err(device_invalid(
             "device signature invalid",
@@ -1108,10 +1101,21 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
                     return Ok(Outcome::AuthFailed(TokenFailure::TokenRevoked));
                 }
             }
-            let reason = pairing_reason(st, &input, &role_j, &scopes_j);
+            let reason = st.pairing_reason(&ConnectClaim {
+                device_id: &input.device_id,
+                public_key: &input.public_key,
+                platform: input.platform.as_deref(),
+                device_family: input.device_family.as_deref(),
+                role: &role_j,
+                scopes: &scopes_j,
+            });
             let mut silently_approved = None;
             if let Some(reason) = reason {
-                let silent = silent_ok && matches!(reason, "not-paired" | "scope-upgrade");
+                let silent = silent_ok
+                    && matches!(
+                        reason,
+                        PairingReason::NotPaired | PairingReason::ScopeUpgrade
+                    );
                 let creating = st.pending_for_device(&device_id).is_none();
                 if creating && !may_create && !silent {
                     return Ok(Outcome::TooManyPending);
@@ -1126,7 +1130,7 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
                         request_id: rid,
                         reason,
                         created: out.created,
-                        request: serde_json::to_value(&out.request).unwrap_or(Value::Null),
+                        request: payload::requested_payload(&out.request),
                     });
                 }
                 lock(&known).remove(&rid);
@@ -1213,7 +1217,7 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
                 error: ErrorShape::new("NOT_PAIRED", "pairing required").with_details(json!({
                     "code": "PAIRING_REQUIRED",
                     "requestId": request_id,
-                    "reason": reason,
+                    "reason": reason.as_str(),
                 })),
                 close_code: 1008,
                 counts_as_failure: false,
@@ -1240,45 +1244,6 @@ async fn connect(shared: &Arc<Shared>, req: &Request, ctx: &ConnCtx) -> Result<S
             Ok(s)
         }
     }
-}
-
-/// #9: why this device needs (re)approval, if it does.
-fn pairing_reason(
-    st: &DeviceState,
-    input: &RequestInput,
-    role: &str,
-    scopes: &[String],
-) -> Option<&'static str> {
-    let Some(paired) = st.paired_by_id(&input.device_id) else {
-        return Some("not-paired");
-    };
-    if paired.public_key != input.public_key {
-        return Some("not-paired");
-    }
-    let norm = |s: Option<&str>| crypto::normalize_meta(s);
-    let stored_platform = norm(paired.platform.as_deref());
-    if !stored_platform.is_empty() && stored_platform != norm(input.platform.as_deref()) {
-        return Some("metadata-upgrade");
-    }
-    let stored_family = norm(paired.device_family.as_deref());
-    if !stored_family.is_empty() && stored_family != norm(input.device_family.as_deref()) {
-        return Some("metadata-upgrade");
-    }
-    if !paired.all_roles().iter().any(|r| r == role) {
-        return Some("role-upgrade");
-    }
-    if !scopes.is_empty() {
-        let allowed = paired
-            .scopes
-            .clone()
-            .filter(|s| !s.is_empty())
-            .or_else(|| paired.approved_scopes.clone())
-            .unwrap_or_default();
-        if !scopes_cover(role, &allowed, scopes) {
-            return Some("scope-upgrade");
-        }
-    }
-    None
 }
 
 fn operator_session(
@@ -1628,9 +1593,9 @@ async fn handle_rpc(shared: &Arc<Shared>, session: &Session, text: &str) -> (Str
                         .run(move |st, t| {
                             let res = if approve {
                                 st.approve(&rid, crate::devices::new_token(), t)
-                                    .map(|a| (a.request, Some(a.device)))
+                                    .map(|a| (payload::approve_payload(&a), a.request))
                             } else {
-                                st.reject(&rid).map(|r| (r, None))
+                                st.reject(&rid).map(|r| (payload::reject_payload(&r), r))
                             };
                             if res.is_ok() {
                                 lock(&known).remove(&rid);
@@ -1641,7 +1606,7 @@ async fn handle_rpc(shared: &Arc<Shared>, session: &Session, text: &str) -> (Str
                     match r {
                         Err(e) => err(ErrorShape::new("UNAVAILABLE", e)),
                         Ok((Err(e), _)) => err(store_error(e)),
-                        Ok((Ok((request, device)), t)) => {
+                        Ok((Ok((reply, request)), t)) => {
                             let decision = if approve { "approved" } else { "rejected" };
                             if !approve {
                                 let (paths, rid) =
@@ -1658,14 +1623,7 @@ async fn handle_rpc(shared: &Arc<Shared>, session: &Session, text: &str) -> (Str
                                 decision,
                                 t,
                             );
-                            match device {
-                                Some(d) => ok(
-                                    json!({"requestId": request.request_id, "device": redact_device(&d)}),
-                                ),
-                                None => ok(
-                                    json!({"requestId": request.request_id, "deviceId": request.device_id}),
-                                ),
-                            }
+                            ok(reply)
                         }
                     }
                 }
@@ -1678,7 +1636,7 @@ async fn handle_rpc(shared: &Arc<Shared>, session: &Session, text: &str) -> (Str
                 match shared.worker.run(move |st, _| st.remove(&did)).await {
                     Err(e) => err(ErrorShape::new("UNAVAILABLE", e)),
                     Ok(Err(e)) => err(store_error(e)),
-                    Ok(Ok(d)) => ok(json!({"deviceId": d.device_id})),
+                    Ok(Ok(d)) => ok(payload::remove_payload(&d)),
                 }
             }
         },
@@ -1704,13 +1662,7 @@ async fn handle_rpc(shared: &Arc<Shared>, session: &Session, text: &str) -> (Str
                 match r {
                     Err(e) => err(ErrorShape::new("UNAVAILABLE", e)),
                     Ok(Err(e)) => err(store_error(e)),
-                    Ok(Ok((did, rec))) => ok(json!({
-                        "deviceId": did,
-                        "role": rec.role,
-                        "token": rec.token,
-                        "scopes": rec.scopes,
-                        "rotatedAtMs": rec.rotated_at_ms.unwrap_or(rec.created_at_ms),
-                    })),
+                    Ok(Ok((did, rec))) => ok(payload::rotate_payload(&did, &rec)),
                 }
             }
         },
@@ -1726,11 +1678,7 @@ async fn handle_rpc(shared: &Arc<Shared>, session: &Session, text: &str) -> (Str
                 match r {
                     Err(e) => err(ErrorShape::new("UNAVAILABLE", e)),
                     Ok(Err(e)) => err(store_error(e)),
-                    Ok(Ok((did, rec))) => ok(json!({
-                        "deviceId": did,
-                        "role": rec.role,
-                        "revokedAtMs": rec.revoked_at_ms.unwrap_or_default(),
-                    })),
+                    Ok(Ok((did, rec))) => ok(payload::revoke_payload(&did, &rec)),
                 }
             }
         },

@@ -19,6 +19,8 @@ use crate::paths::Paths;
 pub const SETUP_FILE: &str = "clawpair-setup-tokens.json";
 /// Default lifetime of a setup token.
 pub const DEFAULT_TTL_MS: i64 = 10 * 60_000;
+/// [`DEFAULT_TTL_MS`] as the `--ttl` flag writes it.
+pub const DEFAULT_TTL_ARG: &str = "10m";
 /// After its device was approved (before expiry), the token may still deliver
 /// the device token for this long past its expiry.
 pub const DELIVERY_GRACE_MS: i64 = 10 * 60_000;
@@ -533,6 +535,7 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration_ms("10m"), Some(600_000));
+        assert_eq!(parse_duration_ms(DEFAULT_TTL_ARG), Some(DEFAULT_TTL_MS));
         assert_eq!(parse_duration_ms("90"), Some(90_000));
         assert_eq!(parse_duration_ms("250ms"), Some(250));
         assert_eq!(parse_duration_ms("0"), None);

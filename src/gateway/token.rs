@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use crate::openclaw_config::OpenClawConfig;
 use crate::error::Result;
 use crate::fsutil;
+use crate::openclaw_config::OpenClawConfig;
 use crate::paths::Paths;
 
 /// Environment variable OpenClaw reads the shared token from.

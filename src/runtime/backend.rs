@@ -19,9 +19,6 @@ pub struct Backend {
     port: u16,
 }
 
-/// Lifetime of a setup code issued from the console.
-pub const SETUP_CODE_TTL_MS: i64 = 10 * 60_000;
-
 impl Backend {
     pub fn new(paths: &Paths, bind: &str, port: u16) -> Backend {
         Backend {
@@ -42,7 +39,8 @@ impl Backend {
     ) -> Result<(crate::app::view::SetupCode, Option<String>), String> {
         use crate::gateway::setup;
         let chosen = setup::choose_url(None, &self.bind, port.unwrap_or(self.port))?;
-        let t = setup::create(&self.paths, SETUP_CODE_TTL_MS, now_ms).map_err(|e| e.to_string())?;
+        let t =
+            setup::create(&self.paths, setup::DEFAULT_TTL_MS, now_ms).map_err(|e| e.to_string())?;
         Ok((
             crate::app::view::SetupCode {
                 code: setup::encode(&chosen.url, &t.token),
