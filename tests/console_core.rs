@@ -1,11 +1,11 @@
 //! The console's pure core: `update` state transitions (no terminal, no
 //! tokio) and render snapshots with a fixed clock.
 
-use clawpair::app::effect::{Effect, Event};
+use clawpair::app::effect::{Act, ActionError, ActionKind, DmTarget, Done, Effect, Event};
 use clawpair::app::msg::Msg;
+use clawpair::app::rows::*;
 use clawpair::app::state::{Mode, Pane, Resolution, RowKey, RowStatus, SetupPopup, State};
 use clawpair::app::update;
-use clawpair::app::view::*;
 use clawpair::gateway::GatewayEvent;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
@@ -156,9 +156,14 @@ fn approve_runs_one_effect_and_success_removes_the_row() {
     };
     assert_eq!(
         fx,
-        vec![Effect::ApproveDm {
+        vec![Effect::Act {
             key: k.clone(),
-            code: "AAAA1111".into()
+            act: Act::ApproveDm(DmTarget {
+                channel: "telegram".into(),
+                account: None,
+                id: "1".into(),
+                code: "AAAA1111".into()
+            })
         }]
     );
     assert_eq!(s.dm[0].status, RowStatus::Busy("approving"));
@@ -169,8 +174,11 @@ fn approve_runs_one_effect_and_success_removes_the_row() {
         &mut s,
         Msg::ActionDone {
             key: k,
-            verb: "approved",
-            result: Ok("Approved 1 on telegram".into()),
+            kind: ActionKind::Approve,
+            result: Ok(Done::DmApproved {
+                channel: "telegram".into(),
+                id: "1".into(),
+            }),
         },
     );
     assert!(s.dm.is_empty());
@@ -197,8 +205,8 @@ fn failed_write_leaves_the_item_and_says_why() {
         &mut s,
         Msg::ActionDone {
             key: k,
-            verb: "approved",
-            result: Err("permission denied".into()),
+            kind: ActionKind::Approve,
+            result: Err(ActionError::Failed("permission denied".into())),
         },
     );
     assert_eq!(s.dm.len(), 1);
@@ -231,7 +239,7 @@ fn reject_confirmation_defaults_to_cancel() {
     update(&mut s, key('r'));
     update(&mut s, code(KeyCode::Right));
     let fx = update(&mut s, code(KeyCode::Enter));
-    assert!(matches!(&fx[..], [Effect::RejectDm { code, .. }] if code == "AAAA1111"));
+    assert!(matches!(&fx[..], [Effect::Act { act: Act::RejectDm(t), .. }] if t.code == "AAAA1111"));
     assert_eq!(s.dm[0].status, RowStatus::Busy("rejecting"));
     // `y` confirms directly.
     let mut s = state();
@@ -423,12 +431,16 @@ fn devices_approve_remove_and_kind() {
     assert_eq!(request_kind(&up, None), RequestKind::FirstTime);
     s.focus = Pane::Devices;
     let fx = update(&mut s, key('a'));
-    assert!(matches!(&fx[..], [Effect::ApproveDevice { request_id, .. }] if request_id == "req-1"));
+    assert!(
+        matches!(&fx[..], [Effect::Act { act: Act::ApproveDevice { request_id }, .. }] if request_id == "req-1")
+    );
     s.focus = Pane::Paired;
     update(&mut s, key('d'));
     assert!(matches!(s.mode, Mode::Confirm { yes: false, .. }));
     let fx = update(&mut s, key('y'));
-    assert!(matches!(&fx[..], [Effect::RemoveDevice { device_id, .. }] if device_id == "dev-a"));
+    assert!(
+        matches!(&fx[..], [Effect::Act { act: Act::RemoveDevice { device_id }, .. }] if device_id == "dev-a")
+    );
 
     // Approved elsewhere: the device shows up in paired.json with a newer approval.
     let mut s = state();

@@ -10,9 +10,9 @@ use std::fs;
 use std::path::Path;
 
 use clawpair::app::msg::Msg;
+use clawpair::app::rows::*;
 use clawpair::app::state::State;
 use clawpair::app::update;
-use clawpair::app::view::*;
 use clawpair::devices::{DeviceStore, RequestInput};
 use fault_support::*;
 use ratatui::backend::TestBackend;

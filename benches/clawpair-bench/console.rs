@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use clawpair::app::effect::Event;
 use clawpair::app::msg::Msg;
+use clawpair::app::rows::*;
 use clawpair::app::state::State;
 use clawpair::app::update;
-use clawpair::app::view::*;
 use clawpair::runtime::{Engine, Options, Output};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -132,7 +132,7 @@ fn latency(rows: &mut Vec<Row>) {
                 }
             }
         }
-        println!("watcher: {:?}", engine.watch_kind);
+        println!("watcher: {}", engine.watching_by());
         engine.shutdown().await;
         (a, b)
     });

@@ -1,4 +1,5 @@
-//! Every side effect `update` can ask for, as data. The runtime runs them.
+//! Every side effect `update` can ask for, as data, and the typed results
+//! the runtime sends back. The runtime runs them; a source performs the acts.
 
 use serde::Serialize;
 
@@ -6,28 +7,10 @@ use super::state::RowKey;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    ApproveDm {
+    /// Perform `act` at the source; the result comes back for row `key`.
+    Act {
         key: RowKey,
-        code: String,
-    },
-    RejectDm {
-        key: RowKey,
-        code: String,
-    },
-    ApproveDevice {
-        key: RowKey,
-        request_id: String,
-    },
-    RejectDevice {
-        key: RowKey,
-        request_id: String,
-    },
-    RemoveDevice {
-        key: RowKey,
-        device_id: String,
-    },
-    RevokeAllow {
-        key: RowKey,
+        act: Act,
     },
     /// Copy a secret to the clipboard.
     Copy {
@@ -42,6 +25,143 @@ pub enum Effect {
     /// A machine-readable event (headless prints it; the TUI ignores it).
     Emit(Event),
     Quit,
+}
+
+/// A DM pairing request, as the store finds it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmTarget {
+    pub channel: String,
+    /// `None` is the default account.
+    pub account: Option<String>,
+    /// The sender id.
+    pub id: String,
+    pub code: String,
+}
+
+/// One allow-list entry of a channel account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowTarget {
+    pub channel: String,
+    pub account: Option<String>,
+    pub entry: String,
+}
+
+/// A decision the owner made, addressed to whatever holds the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Act {
+    ApproveDm(DmTarget),
+    RejectDm(DmTarget),
+    RevokeAllow(AllowTarget),
+    ApproveDevice { request_id: String },
+    RejectDevice { request_id: String },
+    RemoveDevice { device_id: String },
+}
+
+/// What kind of decision an act is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    Approve,
+    Reject,
+    Remove,
+    Revoke,
+}
+
+impl ActionKind {
+    /// Past tense, for toasts: "Not approved: …".
+    pub fn verb(self) -> &'static str {
+        match self {
+            ActionKind::Approve => "approved",
+            ActionKind::Reject => "rejected",
+            ActionKind::Remove => "removed",
+            ActionKind::Revoke => "revoked",
+        }
+    }
+    /// Progressive, for the row while it runs.
+    pub fn busy(self) -> &'static str {
+        match self {
+            ActionKind::Approve => "approving",
+            ActionKind::Reject => "rejecting",
+            ActionKind::Remove => "removing",
+            ActionKind::Revoke => "revoking",
+        }
+    }
+}
+
+impl Act {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Act::ApproveDm(_) | Act::ApproveDevice { .. } => ActionKind::Approve,
+            Act::RejectDm(_) | Act::RejectDevice { .. } => ActionKind::Reject,
+            Act::RemoveDevice { .. } => ActionKind::Remove,
+            Act::RevokeAllow(_) => ActionKind::Revoke,
+        }
+    }
+}
+
+/// What an act did, as the source reports it. Raw strings: the toast
+/// sanitises what a sender or device supplied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    DmApproved {
+        channel: String,
+        id: String,
+    },
+    DmRejected {
+        channel: String,
+        id: String,
+    },
+    AllowRevoked {
+        channel: String,
+        entry: String,
+    },
+    DeviceApproved {
+        device_id: String,
+        display_name: Option<String>,
+    },
+    DeviceRejected {
+        device_id: String,
+    },
+    DeviceRemoved {
+        device_id: String,
+    },
+}
+
+impl Done {
+    /// The toast that reports it.
+    pub fn message(&self) -> String {
+        use crate::devices::model::short_fingerprint as fp;
+        use crate::sanitize::for_terminal as clean;
+        match self {
+            Done::DmApproved { channel, id } => format!("Approved {id} on {channel}"),
+            Done::DmRejected { channel, id } => format!("Rejected {id} on {channel}"),
+            Done::AllowRevoked { channel, entry } => {
+                format!("Removed {entry} from the {channel} allow-list")
+            }
+            Done::DeviceApproved {
+                device_id,
+                display_name,
+            } => format!(
+                "Approved {} (key {})",
+                clean(display_name.as_deref().unwrap_or("device")),
+                fp(device_id)
+            ),
+            Done::DeviceRejected { device_id } => {
+                format!("Rejected the request of device {}", fp(device_id))
+            }
+            Done::DeviceRemoved { device_id } => format!("Removed device {}", fp(device_id)),
+        }
+    }
+}
+
+/// Why an act did not happen. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// The request or entry is no longer there (expired, or decided elsewhere).
+    #[error("{0}")]
+    Gone(String),
+    /// The source refused or failed (a store error, a gateway's answer).
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// One line of headless output. Carries no secret except a setup code the owner asked for.

@@ -2,8 +2,9 @@
 
 use crossterm::event::KeyEvent;
 
+use super::effect::{ActionError, ActionKind, Done};
+use super::rows::{DeviceSnapshot, DmSnapshot, SetupCode};
 use super::state::RowKey;
-use super::view::{DeviceSnapshot, DmSnapshot, SetupCode};
 use crate::gateway::GatewayEvent;
 
 #[derive(Debug, Clone)]
@@ -19,12 +20,11 @@ pub enum Msg {
     Gateway(GatewayEvent),
     /// The gateway task was not started (`--no-gateway`) or has its address.
     GatewayStarting(String),
-    /// An action effect finished.
+    /// An act finished at the source.
     ActionDone {
         key: RowKey,
-        /// Past-tense verb for the toast on success ("approved").
-        verb: &'static str,
-        result: Result<String, String>,
+        kind: ActionKind,
+        result: Result<Done, ActionError>,
     },
     /// A copy finished; `Ok` names the path used (e.g. "clipboard", "OSC 52").
     Copied {

@@ -1,9 +1,11 @@
 //! The model the console draws: rows per pane (each with its own status),
 //! selection by key, the current mode (popups, filter), toasts, and `now`.
+//! [`State::rows`] is the one place a pane is mapped to its list; every
+//! per-pane question (visible rows, selection, status) goes through it.
 
 use std::collections::HashSet;
 
-use super::view::{
+use super::rows::{
     AllowList, DeviceRequest, DmRequest, GatewayStatus, PairedDevice, SetupCode, DM_MAX_PENDING,
 };
 
@@ -109,6 +111,158 @@ pub enum RowKey {
         account: Option<String>,
         entry: String,
     },
+}
+
+impl RowKey {
+    /// The pane rows with this kind of key live in.
+    pub fn pane(&self) -> Pane {
+        match self {
+            RowKey::Dm { .. } => Pane::Dm,
+            RowKey::Device(_) => Pane::Devices,
+            RowKey::Paired(_) => Pane::Paired,
+            RowKey::Allow { .. } => Pane::Allow,
+        }
+    }
+}
+
+/// What every pane's item can say about itself: its key, and whether the
+/// filter matches it.
+pub trait Item {
+    fn key(&self) -> RowKey;
+    /// `self.key() == *key`, without building the key.
+    fn has_key(&self, key: &RowKey) -> bool;
+    /// Whether the filter text matches one of the fields it searches.
+    fn passes(&self, filter: &str) -> bool;
+}
+
+impl Item for DmRequest {
+    fn key(&self) -> RowKey {
+        dm_key(self)
+    }
+    fn has_key(&self, key: &RowKey) -> bool {
+        matches!(key, RowKey::Dm { channel, account, id }
+            if *id == self.id && *channel == self.channel && *account == self.account)
+    }
+    fn passes(&self, filter: &str) -> bool {
+        let name = self.display_name();
+        filter_hit(
+            filter,
+            &[
+                Some(&self.channel),
+                self.account.as_deref(),
+                Some(&self.id),
+                name.as_deref(),
+                self.username(),
+            ],
+        )
+    }
+}
+
+impl Item for DeviceRequest {
+    fn key(&self) -> RowKey {
+        RowKey::Device(self.request_id.clone())
+    }
+    fn has_key(&self, key: &RowKey) -> bool {
+        matches!(key, RowKey::Device(id) if *id == self.request_id)
+    }
+    fn passes(&self, filter: &str) -> bool {
+        filter_hit(
+            filter,
+            &[
+                Some(&self.device_id),
+                self.display_name.as_deref(),
+                self.platform.as_deref(),
+                self.client_id.as_deref(),
+                self.remote_ip.as_deref(),
+            ],
+        )
+    }
+}
+
+impl Item for PairedDevice {
+    fn key(&self) -> RowKey {
+        RowKey::Paired(self.device_id.clone())
+    }
+    fn has_key(&self, key: &RowKey) -> bool {
+        matches!(key, RowKey::Paired(id) if *id == self.device_id)
+    }
+    fn passes(&self, filter: &str) -> bool {
+        filter_hit(
+            filter,
+            &[
+                Some(&self.device_id),
+                self.display_name.as_deref(),
+                self.platform.as_deref(),
+                self.client_id.as_deref(),
+            ],
+        )
+    }
+}
+
+impl Item for AllowEntry {
+    fn key(&self) -> RowKey {
+        allow_key(self)
+    }
+    fn has_key(&self, key: &RowKey) -> bool {
+        matches!(key, RowKey::Allow { channel, account, entry }
+            if *entry == self.entry && *channel == self.channel && *account == self.account)
+    }
+    fn passes(&self, filter: &str) -> bool {
+        filter_hit(
+            filter,
+            &[
+                Some(&self.channel),
+                self.account.as_deref(),
+                Some(&self.entry),
+            ],
+        )
+    }
+}
+
+/// The filter: a case-insensitive substring of any searched field.
+pub fn filter_hit(filter: &str, fields: &[Option<&str>]) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    let needle = filter.to_lowercase();
+    fields
+        .iter()
+        .flatten()
+        .any(|f| f.to_lowercase().contains(&needle))
+}
+
+/// One pane's rows, whatever their item type.
+pub trait PaneRows {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn key_at(&self, i: usize) -> RowKey;
+    fn has_key_at(&self, i: usize, key: &RowKey) -> bool;
+    fn passes(&self, i: usize, filter: &str) -> bool;
+    fn status_at(&self, i: usize) -> &RowStatus;
+    fn status_at_mut(&mut self, i: usize) -> &mut RowStatus;
+}
+
+impl<T: Item> PaneRows for Vec<Row<T>> {
+    fn len(&self) -> usize {
+        <[Row<T>]>::len(self)
+    }
+    fn key_at(&self, i: usize) -> RowKey {
+        self[i].item.key()
+    }
+    fn has_key_at(&self, i: usize, key: &RowKey) -> bool {
+        self[i].item.has_key(key)
+    }
+    fn passes(&self, i: usize, filter: &str) -> bool {
+        self[i].item.passes(filter)
+    }
+    fn status_at(&self, i: usize) -> &RowStatus {
+        &self[i].status
+    }
+    fn status_at_mut(&mut self, i: usize) -> &mut RowStatus {
+        &mut self[i].status
+    }
 }
 
 pub fn dm_key(r: &DmRequest) -> RowKey {
@@ -246,6 +400,31 @@ impl State {
         }
     }
 
+    /// The rows of a pane: the one place a pane is mapped to its list.
+    pub fn rows(&self, p: Pane) -> &dyn PaneRows {
+        match p {
+            Pane::Dm => &self.dm,
+            Pane::Devices => &self.devices,
+            Pane::Paired => &self.paired,
+            Pane::Allow => &self.allow,
+        }
+    }
+
+    fn rows_mut(&mut self, p: Pane) -> &mut dyn PaneRows {
+        match p {
+            Pane::Dm => &mut self.dm,
+            Pane::Devices => &mut self.devices,
+            Pane::Paired => &mut self.paired,
+            Pane::Allow => &mut self.allow,
+        }
+    }
+
+    /// Indices of the rows of a pane that pass the filter, in display order.
+    fn visible(&self, p: Pane) -> impl Iterator<Item = usize> + '_ {
+        let rows = self.rows(p);
+        (0..rows.len()).filter(move |&i| rows.passes(i, &self.filter))
+    }
+
     pub fn pane_index(p: Pane) -> usize {
         Pane::ALL.iter().position(|x| *x == p).unwrap_or(0)
     }
@@ -256,132 +435,26 @@ impl State {
 
     /// Keys of the rows of a pane that pass the filter, in display order.
     pub fn visible_keys(&self, p: Pane) -> Vec<RowKey> {
-        match p {
-            Pane::Dm => self
-                .dm
-                .iter()
-                .filter(|r| self.matches_dm(&r.item))
-                .map(|r| dm_key(&r.item))
-                .collect(),
-            Pane::Devices => self
-                .devices
-                .iter()
-                .filter(|r| self.matches_device(&r.item))
-                .map(|r| RowKey::Device(r.item.request_id.clone()))
-                .collect(),
-            Pane::Paired => self
-                .paired
-                .iter()
-                .filter(|r| self.matches_paired(&r.item))
-                .map(|r| RowKey::Paired(r.item.device_id.clone()))
-                .collect(),
-            Pane::Allow => self
-                .allow
-                .iter()
-                .filter(|r| self.matches_allow(&r.item))
-                .map(|r| allow_key(&r.item))
-                .collect(),
-        }
+        let rows = self.rows(p);
+        self.visible(p).map(|i| rows.key_at(i)).collect()
     }
 
     /// Visible index of the selected key, if it is visible (no allocation).
     pub fn selected_position(&self, p: Pane) -> Option<usize> {
         let k = self.selected_key(p)?;
-        match (p, k) {
-            (
-                Pane::Dm,
-                RowKey::Dm {
-                    channel,
-                    account,
-                    id,
-                },
-            ) => self
-                .dm
-                .iter()
-                .filter(|r| self.matches_dm(&r.item))
-                .position(|r| {
-                    &r.item.id == id && &r.item.channel == channel && &r.item.account == account
-                }),
-            (Pane::Devices, RowKey::Device(id)) => self
-                .devices
-                .iter()
-                .filter(|r| self.matches_device(&r.item))
-                .position(|r| &r.item.request_id == id),
-            (Pane::Paired, RowKey::Paired(id)) => self
-                .paired
-                .iter()
-                .filter(|r| self.matches_paired(&r.item))
-                .position(|r| &r.item.device_id == id),
-            (
-                Pane::Allow,
-                RowKey::Allow {
-                    channel,
-                    account,
-                    entry,
-                },
-            ) => self
-                .allow
-                .iter()
-                .filter(|r| self.matches_allow(&r.item))
-                .position(|r| {
-                    &r.item.entry == entry
-                        && &r.item.channel == channel
-                        && &r.item.account == account
-                }),
-            _ => None,
-        }
+        let rows = self.rows(p);
+        self.visible(p).position(|i| rows.has_key_at(i, k))
     }
 
     /// Number of rows of a pane that pass the filter.
     pub fn visible_len(&self, p: Pane) -> usize {
-        match p {
-            Pane::Dm => self.dm.iter().filter(|r| self.matches_dm(&r.item)).count(),
-            Pane::Devices => self
-                .devices
-                .iter()
-                .filter(|r| self.matches_device(&r.item))
-                .count(),
-            Pane::Paired => self
-                .paired
-                .iter()
-                .filter(|r| self.matches_paired(&r.item))
-                .count(),
-            Pane::Allow => self
-                .allow
-                .iter()
-                .filter(|r| self.matches_allow(&r.item))
-                .count(),
-        }
+        self.visible(p).count()
     }
 
     /// Key of the `idx`-th visible row of a pane.
     pub fn visible_key_at(&self, p: Pane, idx: usize) -> Option<RowKey> {
-        match p {
-            Pane::Dm => self
-                .dm
-                .iter()
-                .filter(|r| self.matches_dm(&r.item))
-                .nth(idx)
-                .map(|r| dm_key(&r.item)),
-            Pane::Devices => self
-                .devices
-                .iter()
-                .filter(|r| self.matches_device(&r.item))
-                .nth(idx)
-                .map(|r| RowKey::Device(r.item.request_id.clone())),
-            Pane::Paired => self
-                .paired
-                .iter()
-                .filter(|r| self.matches_paired(&r.item))
-                .nth(idx)
-                .map(|r| RowKey::Paired(r.item.device_id.clone())),
-            Pane::Allow => self
-                .allow
-                .iter()
-                .filter(|r| self.matches_allow(&r.item))
-                .nth(idx)
-                .map(|r| allow_key(&r.item)),
-        }
+        let rows = self.rows(p);
+        self.visible(p).nth(idx).map(|i| rows.key_at(i))
     }
 
     /// Index into the visible rows of the selection (or 0).
@@ -395,49 +468,78 @@ impl State {
         }
     }
 
-    fn filter_hit(&self, fields: &[Option<&str>]) -> bool {
-        if self.filter.is_empty() {
-            return true;
+    /// The selected row's key in the focused pane, if it passes the filter
+    /// (else the first visible row's).
+    pub fn current(&self) -> Option<RowKey> {
+        match self.selected_position(self.focus) {
+            Some(_) => self.selected_key(self.focus).cloned(),
+            None => self.visible_key_at(self.focus, 0),
         }
-        let needle = self.filter.to_lowercase();
-        fields
-            .iter()
-            .flatten()
-            .any(|f| f.to_lowercase().contains(&needle))
+    }
+
+    /// Position of the row with `key` in its pane (filter or not).
+    fn position_of(&self, key: &RowKey) -> Option<usize> {
+        let rows = self.rows(key.pane());
+        (0..rows.len()).find(|&i| rows.has_key_at(i, key))
+    }
+
+    pub fn status_of(&self, key: &RowKey) -> Option<&RowStatus> {
+        let i = self.position_of(key)?;
+        Some(self.rows(key.pane()).status_at(i))
+    }
+
+    pub fn set_status(&mut self, key: &RowKey, status: RowStatus) {
+        if let Some(i) = self.position_of(key) {
+            *self.rows_mut(key.pane()).status_at_mut(i) = status;
+        }
+    }
+
+    /// For each pane, the selected key's visible index before a change.
+    pub fn selection_indices(&self) -> [Option<usize>; 4] {
+        let mut out = [None; 4];
+        for (i, p) in Pane::ALL.iter().enumerate() {
+            if self.selected[i].is_some() {
+                out[i] = self.selected_position(*p).or(Some(0));
+            }
+        }
+        out
+    }
+
+    /// Keeps the selection on the same key; if that key is gone, on the row
+    /// now at its old index.
+    pub fn restore_selections(&mut self, before: [Option<usize>; 4]) {
+        for (i, p) in Pane::ALL.iter().enumerate() {
+            if self.selected[i].is_some() && self.selected_position(*p).is_some() {
+                continue;
+            }
+            let len = self.visible_len(*p);
+            self.selected[i] = if len == 0 {
+                None
+            } else {
+                self.visible_key_at(*p, before[i].unwrap_or(0).min(len - 1))
+            };
+        }
+    }
+
+    /// After the filter changed: each selection stays if visible, else the first row.
+    pub fn fix_all_selections(&mut self) {
+        self.restore_selections([Some(0); 4]);
     }
 
     pub fn matches_dm(&self, r: &DmRequest) -> bool {
-        let name = r.display_name();
-        self.filter_hit(&[
-            Some(&r.channel),
-            r.account.as_deref(),
-            Some(&r.id),
-            name.as_deref(),
-            r.username(),
-        ])
+        r.passes(&self.filter)
     }
 
     pub fn matches_device(&self, r: &DeviceRequest) -> bool {
-        self.filter_hit(&[
-            Some(&r.device_id),
-            r.display_name.as_deref(),
-            r.platform.as_deref(),
-            r.client_id.as_deref(),
-            r.remote_ip.as_deref(),
-        ])
+        r.passes(&self.filter)
     }
 
     pub fn matches_paired(&self, r: &PairedDevice) -> bool {
-        self.filter_hit(&[
-            Some(&r.device_id),
-            r.display_name.as_deref(),
-            r.platform.as_deref(),
-            r.client_id.as_deref(),
-        ])
+        r.passes(&self.filter)
     }
 
     pub fn matches_allow(&self, r: &AllowEntry) -> bool {
-        self.filter_hit(&[Some(&r.channel), r.account.as_deref(), Some(&r.entry)])
+        r.passes(&self.filter)
     }
 
     /// Live (not resolved) DM requests of one channel file: the cap counts per channel.

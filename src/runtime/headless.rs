@@ -107,10 +107,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
     eprintln!(
         "clawpair: headless on {} (watching by {})",
         opts.paths.state_dir.display(),
-        match engine.watch_kind {
-            crate::runtime::watcher::Kind::Native => "native events",
-            crate::runtime::watcher::Kind::Poll => "polling",
-        }
+        engine.watching_by()
     );
     {
         let tx = engine.tx.clone();

@@ -2,10 +2,10 @@
 //! loaders, effect executor, gateway task) shared by the terminal console
 //! and headless mode, plus the terminal event loop.
 
-pub mod backend;
 pub mod console;
 pub mod headless;
 pub mod notify;
+pub mod source;
 pub mod term;
 pub mod watcher;
 
@@ -22,7 +22,8 @@ use crate::app::update::update;
 use crate::clipboard::Clipboard;
 use crate::clock::now_ms;
 use crate::paths::Paths;
-use backend::Backend;
+pub use source::pretty_dir;
+use source::{files::FileSource, Changed, Source, Watching};
 
 /// Where engine output goes: the terminal console or headless stdout/stderr.
 pub trait Output: Send {
@@ -45,99 +46,96 @@ pub struct Options {
     pub force_poll: bool,
 }
 
-/// Watchers, loaders and the effect executor around one `State`.
+/// The source, watcher, loaders, effect executor and gateway task around one `State`.
 pub struct Engine {
     pub state: State,
     pub tx: mpsc::UnboundedSender<Msg>,
     pub rx: mpsc::UnboundedReceiver<Msg>,
-    backend: Arc<Backend>,
+    source: Arc<dyn Source>,
     dm_reload: Arc<Notify>,
     dev_reload: Arc<Notify>,
     clipboard: Arc<Mutex<Box<dyn Clipboard>>>,
     output: Box<dyn Output>,
     notify: bool,
     tasks: Vec<JoinHandle<()>>,
-    pub watch_kind: watcher::Kind,
-    _watch: watcher::WatchHandle,
+    watch: Box<dyn Watching>,
     gateway: Arc<Mutex<Option<Arc<crate::gateway::GatewayHandle>>>>,
     gateway_started: Option<tokio::sync::oneshot::Receiver<()>>,
     watch_dead: bool,
 }
 
-/// `/home/me/.openclaw` → `~/.openclaw` for the status line.
-pub fn pretty_dir(p: &std::path::Path) -> String {
-    let s = p.display().to_string();
-    if let Ok(home) = std::env::var("HOME") {
-        if !home.is_empty() && home != "/" {
-            if let Some(rest) = s.strip_prefix(&home) {
-                return format!("~{rest}");
+/// A loader: waits for `wanted`, asks the source, sends what it got. A
+/// `Notify` coalesces bursts of "changed" into one read.
+fn spawn_loader<T: Send + 'static>(
+    name: &'static str,
+    tx: mpsc::UnboundedSender<Msg>,
+    wanted: Arc<Notify>,
+    load: impl Fn(i64) -> source::Pending<T> + Send + 'static,
+    msg: fn(T) -> Msg,
+) -> JoinHandle<()> {
+    // Test hook: make the DM loader panic (the console must keep a working
+    // screen and say so).
+    let panic_for_test =
+        name == "DM loader" && std::env::var_os("CLAWPAIR_TEST_PANIC_DM_LOADER").is_some();
+    spawn_supervised(name, tx.clone(), async move {
+        loop {
+            wanted.notified().await;
+            if panic_for_test {
+                panic!("test panic in the DM loader");
+            }
+            if tx.send(msg(load(now_ms()).await)).is_err() {
+                break;
             }
         }
-    }
-    s
+    })
 }
 
 impl Engine {
-    /// Starts the watcher and loaders and asks for the first reads. Needs a tokio runtime.
+    /// Starts the watcher and loaders on the state files of `opts.paths` and
+    /// asks for the first reads. Needs a tokio runtime.
     pub fn start(opts: &Options, clipboard: Box<dyn Clipboard>, output: Box<dyn Output>) -> Engine {
+        let source: Arc<dyn Source> = Arc::new(FileSource::new(&opts.paths, &opts.bind, opts.port));
+        Engine::with_source(opts, source, clipboard, output)
+    }
+
+    /// [`Engine::start`] on any source.
+    pub fn with_source(
+        opts: &Options,
+        source: Arc<dyn Source>,
+        clipboard: Box<dyn Clipboard>,
+        output: Box<dyn Output>,
+    ) -> Engine {
         let (tx, rx) = mpsc::unbounded_channel();
-        let backend = Arc::new(Backend::new(&opts.paths, &opts.bind, opts.port));
         let dm_reload = Arc::new(Notify::new());
         let dev_reload = Arc::new(Notify::new());
         let mut tasks = Vec::new();
 
-        // Loaders: one per directory; a Notify coalesces bursts of "changed".
-        {
-            let (b, n, tx) = (backend.clone(), dm_reload.clone(), tx.clone());
-            // Test hook: make this background task panic (the console must keep a
-            // working screen and say so).
-            let panic_for_test = std::env::var_os("CLAWPAIR_TEST_PANIC_DM_LOADER").is_some();
-            tasks.push(spawn_supervised("DM loader", tx.clone(), async move {
-                loop {
-                    n.notified().await;
-                    if panic_for_test {
-                        panic!("test panic in the DM loader");
-                    }
-                    let b = b.clone();
-                    let r = tokio::task::spawn_blocking(move || b.load_dm(now_ms()))
-                        .await
-                        .unwrap_or_else(|e| Err(format!("reading credentials failed: {e}")));
-                    if tx.send(Msg::DmLoaded(r)).is_err() {
-                        break;
-                    }
-                }
-            }));
-        }
-        {
-            let (b, n, tx) = (backend.clone(), dev_reload.clone(), tx.clone());
-            tasks.push(spawn_supervised("device loader", tx.clone(), async move {
-                loop {
-                    n.notified().await;
-                    let b = b.clone();
-                    let r = tokio::task::spawn_blocking(move || b.load_devices(now_ms()))
-                        .await
-                        .unwrap_or_else(|e| Err(format!("reading devices failed: {e}")));
-                    if tx.send(Msg::DevicesLoaded(r)).is_err() {
-                        break;
-                    }
-                }
-            }));
-        }
+        let src = source.clone();
+        tasks.push(spawn_loader(
+            "DM loader",
+            tx.clone(),
+            dm_reload.clone(),
+            move |now| src.clone().load_dm(now),
+            Msg::DmLoaded,
+        ));
+        let src = source.clone();
+        tasks.push(spawn_loader(
+            "device loader",
+            tx.clone(),
+            dev_reload.clone(),
+            move |now| src.clone().load_devices(now),
+            Msg::DevicesLoaded,
+        ));
         let watch = {
             let (dn, vn) = (dm_reload.clone(), dev_reload.clone());
-            watcher::spawn(
-                opts.paths.credentials_dir.clone(),
-                opts.paths.devices_dir.clone(),
+            source.watch(
                 opts.force_poll,
-                move |c| match c {
-                    watcher::Changed::Dm => dn.notify_one(),
-                    watcher::Changed::Devices => vn.notify_one(),
-                },
+                Box::new(move |c| match c {
+                    Changed::Dm => dn.notify_one(),
+                    Changed::Devices => vn.notify_one(),
+                }),
             )
         };
-        if watch.kind == watcher::Kind::Poll {
-            tracing::info!("watching the state dir by polling");
-        }
         dm_reload.notify_one();
         dev_reload.notify_one();
 
@@ -166,29 +164,33 @@ impl Engine {
                 let _ = done_tx.send(());
             }));
         }
-        let state = State::new(pretty_dir(&opts.paths.state_dir), now_ms());
+        let state = State::new(source.info().location, now_ms());
         Engine {
             state,
             tx,
             rx,
-            backend,
+            source,
             dm_reload,
             dev_reload,
             clipboard: Arc::new(Mutex::new(clipboard)),
             output,
             notify: opts.notify,
             tasks,
-            watch_kind: watch.kind,
-            _watch: watch,
+            watch,
             gateway,
             gateway_started,
             watch_dead: false,
         }
     }
 
+    /// How the source notices changes ("native events", "polling").
+    pub fn watching_by(&self) -> &'static str {
+        self.watch.how()
+    }
+
     /// Runs `update` and then its effects.
     pub fn handle(&mut self, msg: Msg) {
-        if matches!(msg, Msg::Tick(_)) && !self._watch.alive() {
+        if matches!(msg, Msg::Tick(_)) && !self.watch.alive() {
             // The watcher died: say so once, then fall back to re-reading every tick.
             if !self.watch_dead {
                 self.watch_dead = true;
@@ -214,37 +216,16 @@ impl Engine {
 
     fn run(&mut self, e: Effect) {
         let tx = self.tx.clone();
-        let b = self.backend.clone();
         match e {
-            Effect::ApproveDm { key, code } => {
-                self.action(key.clone(), "approved", move || {
-                    b.approve_dm(&key, &code, now_ms())
-                });
-                self.dm_reload.notify_one();
-            }
-            Effect::RejectDm { key, code } => {
-                self.action(key.clone(), "rejected", move || {
-                    b.reject_dm(&key, &code, now_ms())
-                });
-            }
-            Effect::RevokeAllow { key } => {
-                self.action(key.clone(), "revoked", move || {
-                    b.revoke_allow(&key, now_ms())
-                });
-            }
-            Effect::ApproveDevice { key, request_id } => {
-                self.action(key, "approved", move || {
-                    b.approve_device(&request_id, now_ms())
-                });
-            }
-            Effect::RejectDevice { key, request_id } => {
-                self.action(key, "rejected", move || {
-                    b.reject_device(&request_id, now_ms())
-                });
-            }
-            Effect::RemoveDevice { key, device_id } => {
-                self.action(key, "removed", move || {
-                    b.remove_device(&device_id, now_ms())
+            Effect::Act { key, act } => {
+                let kind = act.kind();
+                let work = self.source.clone().act(act, now_ms());
+                let (dn, vn) = (self.dm_reload.clone(), self.dev_reload.clone());
+                tokio::spawn(async move {
+                    let result = work.await;
+                    let _ = tx.send(Msg::ActionDone { key, kind, result });
+                    dn.notify_one();
+                    vn.notify_one();
                 });
             }
             Effect::Copy { what, text } => {
@@ -263,11 +244,9 @@ impl Engine {
                     .ok()
                     .and_then(|g| g.as_ref().and_then(|h| h.local_addr()))
                     .map(|a| a.port());
+                let work = self.source.clone().issue_setup_code(port, now_ms());
                 tokio::spawn(async move {
-                    let r = tokio::task::spawn_blocking(move || b.issue_setup_code(port, now_ms()))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string()));
-                    match r {
+                    match work.await {
                         Ok((code, warning)) => {
                             let _ = tx.send(Msg::SetupCodeIssued(Ok(code)));
                             if let Some(w) = warning {
@@ -289,25 +268,6 @@ impl Engine {
             Effect::Emit(ev) => self.output.emit(&ev),
             Effect::Quit => {}
         }
-    }
-
-    /// Runs a store write on a blocking thread and reports it back.
-    fn action(
-        &self,
-        key: crate::app::state::RowKey,
-        verb: &'static str,
-        f: impl FnOnce() -> Result<String, String> + Send + 'static,
-    ) {
-        let tx = self.tx.clone();
-        let (dn, vn) = (self.dm_reload.clone(), self.dev_reload.clone());
-        tokio::spawn(async move {
-            let result = tokio::task::spawn_blocking(f)
-                .await
-                .unwrap_or_else(|e| Err(format!("internal error: {e}")));
-            let _ = tx.send(Msg::ActionDone { key, verb, result });
-            dn.notify_one();
-            vn.notify_one();
-        });
     }
 
     /// Stops the gateway first (its clients get `shutdown`), handles the

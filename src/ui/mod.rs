@@ -1,6 +1,7 @@
 //! Pure rendering of `&State`: nothing here changes the model or reads the
 //! clock; every duration is computed from `state.now_ms`.
 
+pub mod format;
 pub mod panes;
 pub mod popup;
 pub mod theme;
@@ -12,8 +13,8 @@ use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::app::keymap::{footer, ModeKind};
+use crate::app::rows::GatewayStatus;
 use crate::app::state::{Mode, Pane, State, ToastLevel};
-use crate::app::view::GatewayStatus;
 pub use theme::Theme;
 
 /// Draws the whole console.

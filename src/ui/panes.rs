@@ -7,11 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 use ratatui::Frame;
 
+use super::format::{age, countdown, EXPIRING_SOON_MS};
 use super::{fit, pane_title, window_start, Theme};
+use crate::app::rows::{request_kind, RequestKind, TokenState, DM_MAX_PENDING};
 use crate::app::state::{allow_key, dm_key, Pane, Resolution, Row, RowKey, RowStatus, State};
-use crate::app::view::{
-    age, countdown, request_kind, RequestKind, TokenState, DM_MAX_PENDING, EXPIRING_SOON_MS,
-};
 use crate::devices::model::short_fingerprint;
 
 /// Device requests live five minutes; their countdown is marked in the last minute.

@@ -5,10 +5,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
+use super::format::countdown;
 use super::Theme;
 use crate::app::keymap::{ModeKind, BINDINGS};
 use crate::app::state::{Confirm, SetupPopup, State, ToastLevel};
-use crate::app::view::countdown;
 use crate::sanitize::for_terminal as clean;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {

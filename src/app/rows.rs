@@ -1,14 +1,12 @@
-//! The console's own view of the stores: plain data the runtime adapter
-//! builds from the DM store, the device store and the gateway. Strings are
-//! kept raw (they are keys for actions); the UI sanitizes them before drawing.
+//! The rows the console shows: plain data a source builds from wherever the
+//! pairing state lives (files, a database, a gateway). Strings are kept raw
+//! (they are keys for actions); the UI sanitizes them before drawing.
 
 /// Device requests expire five minutes after `ts` (the device store's rule).
 pub use crate::devices::PENDING_TTL_MS as DEVICE_TTL_MS;
 /// DM pairing requests expire one hour after `createdAt`; at most
 /// [`DM_MAX_PENDING`] wait per channel file (the DM store's rules).
 pub use crate::dm::{MAX_PENDING as DM_MAX_PENDING, PENDING_TTL_MS as DM_TTL_MS};
-/// Countdowns turn to the "expiring soon" style in the last five minutes.
-pub const EXPIRING_SOON_MS: i64 = 300_000;
 
 /// One pending DM pairing request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,41 +211,4 @@ pub enum GatewayStatus {
     Listening { addr: String },
     PortBusy { addr: String, error: String },
     Stopped,
-}
-
-/// `mm:ss` for a remaining duration (minutes may pass 59); `00:00` when past.
-pub fn countdown(remaining_ms: i64) -> String {
-    let s = (remaining_ms.max(0) + 999) / 1000;
-    format!("{:02}:{:02}", s / 60, s % 60)
-}
-
-/// A compact age: `12s`, `5m`, `3h`, `2d`.
-pub fn age(elapsed_ms: i64) -> String {
-    let s = elapsed_ms.max(0) / 1000;
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else if s < 86_400 {
-        format!("{}h", s / 3600)
-    } else {
-        format!("{}d", s / 86_400)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn countdown_formats() {
-        assert_eq!(countdown(0), "00:00");
-        assert_eq!(countdown(-5), "00:00");
-        assert_eq!(countdown(1), "00:01");
-        assert_eq!(countdown(65_000), "01:05");
-        assert_eq!(countdown(3_600_000), "60:00");
-        assert_eq!(age(59_999), "59s");
-        assert_eq!(age(60_000), "1m");
-        assert_eq!(age(7_200_000), "2h");
-    }
 }
