@@ -59,6 +59,21 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// A duration in its largest whole unit: `(n, 's' | 'm' | 'h' | 'd')`;
+/// negative durations count as zero.
+pub fn coarse(elapsed_ms: i64) -> (i64, char) {
+    let s = elapsed_ms.max(0) / 1000;
+    if s < 60 {
+        (s, 's')
+    } else if s < 3600 {
+        (s / 60, 'm')
+    } else if s < 86_400 {
+        (s / 3600, 'h')
+    } else {
+        (s / 86_400, 'd')
+    }
+}
+
 /// Formats like JavaScript's `Date.prototype.toISOString` for years 0..=9999.
 pub fn format_iso_ms(ms: i64) -> String {
     let days = ms.div_euclid(MS_PER_DAY);

@@ -222,15 +222,9 @@ fn emit(text: &str) -> CliResult {
 
 /// How long ago `ts` was, the way the list shows it.
 pub fn format_age(now_ms: i64, ts: i64) -> String {
-    let secs = (now_ms.saturating_sub(ts)).max(0) / 1000;
-    if secs < 60 {
-        "just now".to_string()
-    } else if secs < 3600 {
-        format!("{}m ago", secs / 60)
-    } else if secs < 86_400 {
-        format!("{}h ago", secs / 3600)
-    } else {
-        format!("{}d ago", secs / 86_400)
+    match crate::clock::coarse(now_ms.saturating_sub(ts)) {
+        (_, 's') => "just now".to_string(),
+        (n, unit) => format!("{n}{unit} ago"),
     }
 }
 

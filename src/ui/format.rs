@@ -11,16 +11,8 @@ pub fn countdown(remaining_ms: i64) -> String {
 
 /// A compact age: `12s`, `5m`, `3h`, `2d`.
 pub fn age(elapsed_ms: i64) -> String {
-    let s = elapsed_ms.max(0) / 1000;
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else if s < 86_400 {
-        format!("{}h", s / 3600)
-    } else {
-        format!("{}d", s / 86_400)
-    }
+    let (n, unit) = crate::clock::coarse(elapsed_ms);
+    format!("{n}{unit}")
 }
 
 #[cfg(test)]
