@@ -24,9 +24,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clawpair::devices::DeviceStore;
-use clawpair::gateway::client::ConnectOptions;
-use clawpair::gateway::identity::DeviceIdentity;
 use clawpair::gateway::{setup, GatewayConfig};
+use clawpair::node::client::ConnectOptions;
+use clawpair::node::identity::DeviceIdentity;
 use clawpair::paths::Paths;
 use serde_json::{json, Value};
 use support::*;
@@ -261,7 +261,7 @@ fn with_device_token(t: &str) -> ConnectOptions {
     o
 }
 
-fn assert_token_refused(a: &clawpair::gateway::client::ConnectAnswer) {
+fn assert_token_refused(a: &clawpair::node::client::ConnectAnswer) {
     let (e, close) = refused(a);
     assert_eq!(
         e["message"],

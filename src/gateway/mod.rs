@@ -11,9 +11,9 @@
 //! * `frames` — closed-schema frame and `connect` validation, answers;
 //! * `crypto` — `v3`/`v2` payloads, Ed25519 keys/signatures, tokens, PEMs;
 //! * `token` — the shared gateway token ([`resolve_token`]);
-//! * `setup` — setup codes and their one-time tokens;
-//! * `identity` — the client's `identity/device.json` and `device-auth.json`;
-//! * `client` — the handshake as a client (for `clawpair join`, tests, benchmark).
+//! * `setup` — setup codes and their one-time tokens.
+//!
+//! The client side of the protocol lives in [`crate::node`].
 
 use std::net::SocketAddr;
 
@@ -196,10 +196,8 @@ pub async fn start(
     }
 }
 
-pub mod client;
 pub mod crypto;
 pub mod frames;
-pub mod identity;
 pub mod server;
 pub mod setup;
 pub mod token;
