@@ -206,8 +206,8 @@ fn token_comparison_is_constant_time_by_construction() {
         .iter()
         .map(|f| std::fs::read_to_string(f).unwrap())
         .collect();
-    assert!(gateway.contains("crypto::secrets_equal(t, &shared.cfg.token)"));
-    assert!(gateway.contains("crypto::secrets_equal(&device.nonce, &ctx.nonce)"));
+    assert!(gateway.contains("crypto::secrets_equal(t, &hub.cfg.token)"));
+    assert!(gateway.contains("crypto::secrets_equal(&device.nonce, &peer.nonce)"));
     // …and nothing in src compares a token with `==`/`!=` (string literals
     // and the few non-secret names below aside), nor defines a second comparison.
     let mut files = Vec::new();

@@ -33,7 +33,7 @@ pub struct GatewayHandle {
     addr: Option<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
     stopped: tokio::sync::watch::Receiver<bool>,
-    shared: Option<std::sync::Arc<server::Shared>>,
+    hub: Option<std::sync::Arc<server::Hub>>,
 }
 
 impl GatewayHandle {
@@ -60,9 +60,9 @@ impl GatewayHandle {
 
     /// Devices seen since start, most recently seen first.
     pub fn presence(&self) -> Vec<Presence> {
-        self.shared
+        self.hub
             .as_ref()
-            .map(|s| s.presence_list())
+            .map(|h| h.presence_list())
             .unwrap_or_default()
     }
 }
@@ -76,7 +76,7 @@ pub async fn start(
 ) -> GatewayHandle {
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let (stopped_tx, stopped) = tokio::sync::watch::channel(false);
-    let listener = match server::bind(&cfg).await {
+    let listener = match server::listen(&cfg).await {
         Ok(l) => l,
         Err(error) => {
             let _ = events.send(GatewayEvent::BindFailed {
@@ -88,7 +88,7 @@ pub async fn start(
                 addr: None,
                 stop,
                 stopped,
-                shared: None,
+                hub: None,
             };
         }
     };
@@ -96,16 +96,16 @@ pub async fn start(
     if let Some(a) = addr {
         let _ = events.send(GatewayEvent::Listening { addr: a });
     }
-    let shared = server::new_shared(cfg, paths, events, stop_rx);
-    let s = shared.clone();
+    let hub = server::Hub::new(cfg, paths, events, stop_rx);
+    let h = hub.clone();
     tokio::spawn(async move {
-        server::serve(s, listener).await;
+        server::serve(h, listener).await;
         let _ = stopped_tx.send(true);
     });
     GatewayHandle {
         addr,
         stop,
         stopped,
-        shared: Some(shared),
+        hub: Some(hub),
     }
 }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::hello::{operator_session, Session};
-use super::hub::{lock, now, Shared};
+use super::hello::{hello_ok, Session};
+use super::hub::{now, Audience, Hub};
 use super::resolved::announce_resolved;
-use super::wire::ConnCtx;
+use super::wire::Peer;
 use crate::devices::payload;
 use crate::devices::store::RequestInput;
 use crate::devices::{ConnectClaim, ConnectMeta, PairingReason, TokenFailure, PENDING_TTL_MS};
@@ -96,9 +96,9 @@ pub(super) enum Outcome {
 }
 
 pub(super) async fn connect(
-    shared: &Arc<Shared>,
+    hub: &Arc<Hub>,
     req: &Request,
-    ctx: &ConnCtx,
+    peer: &Peer,
 ) -> Result<Session, Failure> {
     let p = frames::parse_connect_params(req.params.as_ref())
         .map_err(|e| Failure::bad(ErrorShape::invalid(format!("invalid connect params: {e}"))))?;
@@ -114,12 +114,12 @@ pub(super) async fn connect(
     if role != "operator" && role != "node" {
         return Err(Failure::bad(ErrorShape::invalid("invalid role")));
     }
-    if ctx.origin.is_some() {
+    if peer.origin.is_some() {
         return Err(Failure::bad(ErrorShape::invalid(
             "origin not allowed (clawpair accepts no browser clients)",
         )));
     }
-    if let Some(ms) = shared.locked_out(ctx.ip) {
+    if let Some(ms) = hub.locked_out(peer.ip) {
         return Err(Failure {
             error: ErrorShape::invalid(
                 "unauthorized: too many failed authentication attempts (retry later)",
@@ -134,10 +134,10 @@ pub(super) async fn connect(
     let shared_ok = auth
         .token
         .as_deref()
-        .is_some_and(|t| crypto::secrets_equal(t, &shared.cfg.token));
+        .is_some_and(|t| crypto::secrets_equal(t, &hub.cfg.token));
     let Some(device) = p.device.clone() else {
         if role == "operator" && shared_ok {
-            return Ok(operator_session(shared, &p, None, ctx));
+            return Ok(hello_ok(hub, &p, None));
         }
         if auth.token.is_some() && !shared_ok {
             return Err(Failure::bad(unauthorized(&p.client.id, "token_mismatch")));
@@ -167,7 +167,7 @@ pub(super) async fn connect(
             "device-nonce-missing",
         ));
     }
-    if !crypto::secrets_equal(&device.nonce, &ctx.nonce) {
+    if !crypto::secrets_equal(&device.nonce, &peer.nonce) {
         return Err(device_invalid(
             "device nonce mismatch",
             "device-nonce-mismatch",
@@ -195,8 +195,8 @@ pub(super) async fn connect(
     };
     if matches!(kind, AuthKind::None) && role == "node" && auth.device_token.is_none() {
         if let Some(t) = auth.token.as_deref() {
-            let paths = shared.paths.clone();
-            let store = shared.store.clone();
+            let paths = hub.paths.clone();
+            let store = hub.store.clone();
             let (tok, dev) = (t.to_string(), device.id.clone());
             let verdict = tokio::task::spawn_blocking(move || {
                 let t_now = now();
@@ -226,7 +226,7 @@ pub(super) async fn connect(
             match verdict {
                 Ok(Ok(SetupVerdict::Usable { first_use })) => {
                     if first_use {
-                        shared.emit(GatewayEvent::SetupCodeUsed {
+                        hub.emit(GatewayEvent::SetupCodeUsed {
                             device_id: device.id.clone(),
                         });
                     }
@@ -261,18 +261,12 @@ pub(super) async fn connect(
         }
     }
     // #8 (device token) and #9 pairing, in one locked store transaction.
-    let may_create = {
-        let l = lock(&shared.limits);
-        let known = lock(&shared.known_pending);
-        l.pending_by_ip.get(&ctx.ip).map_or(0, |ids| {
-            ids.iter().filter(|i| known.contains_key(*i)).count()
-        }) < shared.cfg.max_pending_per_addr
-    };
-    let silent_ok = shared.cfg.auto_approve_local && ctx.local;
-    let remote_ip = if ctx.local || ctx.ip.is_loopback() {
+    let may_create = hub.may_create_pending(peer.ip);
+    let silent_ok = hub.cfg.auto_approve_local && peer.local;
+    let remote_ip = if peer.local || peer.ip.is_loopback() {
         None
     } else {
-        Some(ctx.ip.to_string())
+        Some(peer.ip.to_string())
     };
     let device_token = match &kind {
         AuthKind::DeviceToken { token, .. } => Some(token.clone()),
@@ -300,9 +294,9 @@ pub(super) async fn connect(
         remote_ip: remote_ip.clone(),
         scopes: p.scopes.clone(),
     };
-    let known = shared.known_pending.clone();
+    let known = hub.known_pending();
     let (role_j, scopes_j) = (role.clone(), p.scopes.clone());
-    let outcome = shared
+    let outcome = hub
         .worker
         .run(move |st, t| -> Result<Outcome, StoreError> {
             let device_id = input.device_id.clone();
@@ -345,7 +339,7 @@ pub(super) async fn connect(
                 let out = st.request(inp, uuid::Uuid::new_v4().to_string(), t);
                 let rid = out.request.request_id.clone();
                 if !silent {
-                    lock(&known).insert(rid.clone(), (device_id.clone(), out.request.ts));
+                    known.insert(rid.clone(), device_id.clone(), out.request.ts);
                     return Ok(Outcome::PairingRequired {
                         request_id: rid,
                         reason,
@@ -353,7 +347,7 @@ pub(super) async fn connect(
                         request: payload::requested_payload(&out.request),
                     });
                 }
-                lock(&known).remove(&rid);
+                known.remove(&rid);
                 st.approve(&rid, crate::devices::new_token(), t)?;
                 silently_approved = Some(rid);
             }
@@ -415,20 +409,16 @@ pub(super) async fn connect(
             created,
             request,
         } => {
-            lock(&shared.limits)
-                .pending_by_ip
-                .entry(ctx.ip)
-                .or_default()
-                .insert(request_id.clone());
+            hub.note_pending(peer.ip, request_id.clone());
             if let AuthKind::Setup(tok) = &kind {
-                let (paths, tok, rid) = (shared.paths.clone(), tok.clone(), request_id.clone());
+                let (paths, tok, rid) = (hub.paths.clone(), tok.clone(), request_id.clone());
                 let _ =
                     tokio::task::spawn_blocking(move || setup::note_request(&paths, &tok, &rid))
                         .await;
             }
             if created {
-                shared.broadcast("device.pair.requested", request, true);
-                shared.emit(GatewayEvent::DevicePairRequested {
+                hub.broadcast("device.pair.requested", request, Audience::Pairing);
+                hub.emit(GatewayEvent::DevicePairRequested {
                     request_id: request_id.clone(),
                     device_id: device.id.clone(),
                 });
@@ -448,7 +438,7 @@ pub(super) async fn connect(
             silently_approved,
         } => {
             if let Some(rid) = silently_approved {
-                announce_resolved(shared, &rid, &device.id, "approved", now());
+                announce_resolved(hub, &rid, &device.id, "approved", now());
             }
             let auth_v = json!({
                 "deviceToken": token.token,
@@ -456,7 +446,7 @@ pub(super) async fn connect(
                 "scopes": token.scopes,
                 "issuedAtMs": token.rotated_at_ms.unwrap_or(token.created_at_ms),
             });
-            let mut s = operator_session(shared, &p, Some(auth_v), ctx);
+            let mut s = hello_ok(hub, &p, Some(auth_v));
             s.device_id = Some(device.id.clone());
             if let AuthKind::Setup(t) = kind {
                 s.setup_token_used = Some(t);

@@ -13,47 +13,34 @@ use tokio_tungstenite::tungstenite::handshake::server::{
 };
 
 use super::connect::connect;
-use super::hub::{lock, now, Shared};
+use super::hub::{now, Hub};
 use super::limits::canonical_ip;
 use super::session::run_session;
-use super::wire::{close, close_on_error, fail, send_text, text_of, ws_config, ConnCtx, Incoming};
+use super::wire::{close, close_on_error, fail, send_text, text_of, ws_config, Incoming, Peer};
 use crate::gateway::frames::{self, ErrorShape, FrameError};
 
+/// What the upgrade request's headers say about locality.
 #[derive(Default)]
-pub(super) struct Headers {
+struct Headers {
     host: Option<String>,
     origin: Option<String>,
     proxied: bool,
 }
 
-pub(super) async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
-    let ip = canonical_ip(peer.ip());
-    {
-        let mut l = lock(&shared.limits);
-        let n = l.sockets_by_ip.entry(ip).or_insert(0);
-        if *n >= shared.cfg.max_conns_per_addr {
-            return;
-        }
-        *n += 1;
+/// One accepted socket, from upgrade to close, within `ip`'s socket slots.
+pub(super) async fn handle_socket(hub: Arc<Hub>, tcp: TcpStream, addr: SocketAddr) {
+    let ip = canonical_ip(addr.ip());
+    if !hub.open_addr_socket(ip) {
+        return;
     }
-    handle_socket_inner(&shared, tcp, peer, ip).await;
-    let mut l = lock(&shared.limits);
-    if let Some(n) = l.sockets_by_ip.get_mut(&ip) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            l.sockets_by_ip.remove(&ip);
-        }
-    }
+    handle_socket_inner(&hub, tcp, addr, ip).await;
+    hub.close_addr_socket(ip);
 }
 
-pub(super) async fn handle_socket_inner(
-    shared: &Arc<Shared>,
-    tcp: TcpStream,
-    peer: SocketAddr,
-    ip: IpAddr,
-) {
+/// Upgrade, `connect.challenge`, the first request, `connect`, then the session.
+async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, ip: IpAddr) {
     let deadline =
-        tokio::time::Instant::now() + Duration::from_millis(shared.cfg.handshake_timeout_ms);
+        tokio::time::Instant::now() + Duration::from_millis(hub.cfg.handshake_timeout_ms);
     let mut hdr = Headers::default();
     let cb = |req: &HsRequest, resp: HsResponse| {
         let h = req.headers();
@@ -70,14 +57,14 @@ pub(super) async fn handle_socket_inner(
         Box::pin(tokio_tungstenite::accept_hdr_async_with_config(
             tcp,
             cb,
-            Some(ws_config(&shared.cfg)),
+            Some(ws_config(&hub.cfg)),
         )),
     )
     .await;
     let ws = match accepted {
         Ok(Ok(ws)) => ws,
         _ => {
-            shared.record_failure(ip);
+            hub.record_failure(ip);
             return;
         }
     };
@@ -92,7 +79,7 @@ pub(super) async fn handle_socket_inner(
         return;
     }
     let local = is_local(ip, &hdr);
-    let mut shutdown = shared.shutdown.clone();
+    let mut shutdown = hub.shutdown_signal();
     // Handshake: the first request must be `connect`.
     let first = loop {
         tokio::select! {
@@ -102,13 +89,13 @@ pub(super) async fn handle_socket_inner(
             }
             r = tokio::time::timeout_at(deadline, stream.next()) => match r {
                 Err(_) => {
-                    shared.record_failure(ip);
+                    hub.record_failure(ip);
                     close(&mut sink, 1000, "").await;
                     return;
                 }
                 Ok(None) => return,
                 Ok(Some(Err(e))) => {
-                    shared.record_failure(ip);
+                    hub.record_failure(ip);
                     close_on_error(&mut sink, &e).await;
                     return;
                 }
@@ -117,7 +104,7 @@ pub(super) async fn handle_socket_inner(
                     Incoming::Skip => continue,
                     Incoming::Closed => return,
                     Incoming::NotText => {
-                        shared.record_failure(ip);
+                        hub.record_failure(ip);
                         close(&mut sink, 1003, "unsupported data").await;
                         return;
                     }
@@ -128,45 +115,45 @@ pub(super) async fn handle_socket_inner(
     let req = match frames::parse_request(&first) {
         Ok(r) => r,
         Err(FrameError::NotJson) => {
-            shared.record_failure(ip);
+            hub.record_failure(ip);
             close(&mut sink, 1000, "").await;
             return;
         }
         Err(FrameError::Invalid { .. }) => {
-            shared.record_failure(ip);
+            hub.record_failure(ip);
             close(&mut sink, 1008, "invalid request frame").await;
             return;
         }
     };
     if req.method != "connect" {
-        shared.record_failure(ip);
+        hub.record_failure(ip);
         let e = ErrorShape::invalid("invalid handshake: first request must be connect");
         fail(&mut sink, &req.id, &e, 1008).await;
         return;
     }
-    let ctx = ConnCtx {
+    let peer = Peer {
         ip,
-        peer,
+        addr,
         local,
         origin: hdr.origin.clone(),
         nonce,
     };
     // Boxed: the connect state machine is large and short-lived; the session task keeps only what it needs.
-    let session = match Box::pin(connect(shared, &req, &ctx)).await {
+    let session = match Box::pin(connect(hub, &req, &peer)).await {
         Ok(s) => s,
         Err(f) => {
             if f.counts_as_failure {
-                shared.record_failure(ip);
+                hub.record_failure(ip);
             }
             fail(&mut sink, &req.id, &f.error, f.close_code).await;
             return;
         }
     };
-    run_session(shared, sink, stream, req.id, session, ctx).await;
+    run_session(hub, sink, stream, req.id, session, peer).await;
 }
 
 /// Local per spec node-pairing §7 (no trusted proxies are configured here).
-pub(super) fn is_local(ip: IpAddr, hdr: &Headers) -> bool {
+fn is_local(ip: IpAddr, hdr: &Headers) -> bool {
     if !ip.is_loopback() || hdr.proxied {
         return false;
     }

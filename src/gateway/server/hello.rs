@@ -2,10 +2,9 @@
 
 use serde_json::{json, Value};
 
-use super::hub::{lock, now, Shared};
-use super::wire::ConnCtx;
+use super::hub::{now, Hub};
 use crate::gateway::frames::{self, ConnectParams};
-use crate::gateway::Presence;
+use crate::gateway::GatewayConfig;
 
 /// Methods this gateway implements (advertised in `hello-ok.features.methods`).
 pub const METHODS: &[&str] = &[
@@ -35,75 +34,72 @@ pub(super) const PRESENCE_IN_HELLO: usize = 32;
 pub(super) struct Session {
     pub(super) role: String,
     pub(super) scopes: Vec<String>,
+    /// The paired device, when the client presented one.
     pub(super) device_id: Option<String>,
     pub(super) display_name: Option<String>,
     pub(super) client_mode: String,
+    /// The `hello-ok` payload, taken when it is sent.
     pub(super) hello: Value,
     /// The setup token to void once `hello-ok` delivered the device token.
     pub(super) setup_token_used: Option<String>,
 }
 
-impl Shared {
-    pub(super) fn policy(&self) -> Value {
-        json!({
-            "maxPayload": self.cfg.max_message_bytes,
-            "maxBufferedBytes": self.cfg.max_message_bytes * 2,
-            "tickIntervalMs": self.cfg.tick_interval_ms,
-        })
-    }
-
-    pub(super) fn health(&self) -> Value {
-        json!({
-            "ok": true,
-            "ts": now(),
-            "durationMs": 0,
-            "channels": {},
-            "channelOrder": [],
-            "channelLabels": {},
-            "heartbeatSeconds": 0,
-            "defaultAgentId": "main",
-            "agents": [],
-            "sessions": {"path": "", "count": 0, "recent": []},
-        })
-    }
-
-    pub(super) fn presence_snapshot(&self) -> Vec<Value> {
-        let p = lock(&self.presence);
-        let mut live: Vec<&Presence> = p.values().filter(|e| e.connected).collect();
-        // Bounded: a hello-ok must not grow with the number of connected devices.
-        live.sort_by_key(|e| std::cmp::Reverse(e.last_seen_ms));
-        live.truncate(PRESENCE_IN_HELLO);
-        live.into_iter()
-            .map(|e| {
-                let mut m = serde_json::Map::new();
-                m.insert(
-                    "host".into(),
-                    json!(e
-                        .display_name
-                        .clone()
-                        .unwrap_or_else(|| e.device_id.clone())),
-                );
-                if let Some(ip) = &e.remote_ip {
-                    m.insert("ip".into(), json!(ip));
-                }
-                m.insert("mode".into(), json!(e.client_mode));
-                m.insert("deviceId".into(), json!(e.device_id));
-                m.insert("roles".into(), json!([e.role]));
-                m.insert("instanceId".into(), json!(e.device_id));
-                m.insert("reason".into(), json!("connect"));
-                m.insert("ts".into(), json!(e.last_seen_ms));
-                Value::Object(m)
-            })
-            .collect()
-    }
+/// `hello-ok.policy`.
+fn policy(cfg: &GatewayConfig) -> Value {
+    json!({
+        "maxPayload": cfg.max_message_bytes,
+        "maxBufferedBytes": cfg.max_message_bytes * 2,
+        "tickIntervalMs": cfg.tick_interval_ms,
+    })
 }
 
-pub(super) fn operator_session(
-    shared: &Shared,
-    p: &ConnectParams,
-    auth: Option<Value>,
-    _ctx: &ConnCtx,
-) -> Session {
+/// `hello-ok.snapshot.health`, also the `health` RPC's answer.
+pub(super) fn health() -> Value {
+    json!({
+        "ok": true,
+        "ts": now(),
+        "durationMs": 0,
+        "channels": {},
+        "channelOrder": [],
+        "channelLabels": {},
+        "heartbeatSeconds": 0,
+        "defaultAgentId": "main",
+        "agents": [],
+        "sessions": {"path": "", "count": 0, "recent": []},
+    })
+}
+
+/// `hello-ok.snapshot.presence`: connected devices, most recent first.
+fn presence_snapshot(hub: &Hub) -> Vec<Value> {
+    // Bounded: a hello-ok must not grow with the number of connected devices.
+    hub.live_presence(PRESENCE_IN_HELLO)
+        .into_iter()
+        .map(|e| {
+            let mut m = serde_json::Map::new();
+            m.insert(
+                "host".into(),
+                json!(e
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| e.device_id.clone())),
+            );
+            if let Some(ip) = &e.remote_ip {
+                m.insert("ip".into(), json!(ip));
+            }
+            m.insert("mode".into(), json!(e.client_mode));
+            m.insert("deviceId".into(), json!(e.device_id));
+            m.insert("roles".into(), json!([e.role]));
+            m.insert("instanceId".into(), json!(e.device_id));
+            m.insert("reason".into(), json!("connect"));
+            m.insert("ts".into(), json!(e.last_seen_ms));
+            Value::Object(m)
+        })
+        .collect()
+}
+
+/// The session a completed `connect` opens, with its `hello-ok` payload
+/// (`auth` carries the device token, when one is issued).
+pub(super) fn hello_ok(hub: &Hub, p: &ConnectParams, auth: Option<Value>) -> Session {
     let conn_id = uuid::Uuid::new_v4().to_string();
     let mut hello = serde_json::Map::new();
     hello.insert("type".into(), json!("hello-ok"));
@@ -121,12 +117,12 @@ pub(super) fn operator_session(
         json!({
             // Nodes never read the snapshot; keeping their hello-ok small keeps
             // the per-connection write buffer small.
-            "presence": if p.role() == "node" { Vec::new() } else { shared.presence_snapshot() },
-            "health": shared.health(),
+            "presence": if p.role() == "node" { Vec::new() } else { presence_snapshot(hub) },
+            "health": health(),
             "stateVersion": {"presence": 0, "health": 0},
-            "uptimeMs": shared.started.elapsed().as_millis() as u64,
-            "stateDir": shared.paths.state_dir.to_string_lossy(),
-            "configPath": shared.paths.config_file.to_string_lossy(),
+            "uptimeMs": hub.uptime_ms(),
+            "stateDir": hub.paths.state_dir.to_string_lossy(),
+            "configPath": hub.paths.config_file.to_string_lossy(),
             "sessionDefaults": {"defaultAgentId": "main", "mainKey": "main", "mainSessionKey": "agent:main:main", "scope": "per-sender"},
             "authMode": "token",
         }),
@@ -134,7 +130,7 @@ pub(super) fn operator_session(
     if let Some(a) = auth {
         hello.insert("auth".into(), a);
     }
-    hello.insert("policy".into(), shared.policy());
+    hello.insert("policy".into(), policy(&hub.cfg));
     Session {
         role: p.role().to_string(),
         scopes: p.scopes.clone(),

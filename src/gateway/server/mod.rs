@@ -31,7 +31,6 @@ mod wire;
 mod worker;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,19 +38,19 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use hello::{EVENTS, METHODS};
-pub(crate) use hub::{new_shared, Shared};
+pub(crate) use hub::Hub;
 
 use crate::gateway::{GatewayConfig, GatewayEvent};
 use handshake::handle_socket;
-use hub::now;
-use limits::{canonical_ip, failures_of, prune_limits};
+use hub::{now, Audience};
+use limits::canonical_ip;
 use resolved::watcher;
 use tasks::TaskTracker;
 
-/// Starts listening; `Err` carries the bind error text. The default
-/// loopback bind also listens on `[::1]` at the same port when it can, as
-/// OpenClaw does (clients resolving `localhost` to `::1` still connect).
-pub(super) async fn bind(cfg: &GatewayConfig) -> Result<Vec<TcpListener>, String> {
+/// Starts listening on `cfg.bind`; `Err` carries the bind error text. The
+/// default loopback bind also listens on `[::1]` at the same port when it can,
+/// as OpenClaw does (clients resolving `localhost` to `::1` still connect).
+pub(super) async fn listen(cfg: &GatewayConfig) -> Result<Vec<TcpListener>, String> {
     let host = cfg
         .bind
         .trim()
@@ -85,65 +84,59 @@ pub(super) async fn bind(cfg: &GatewayConfig) -> Result<Vec<TcpListener>, String
 }
 
 /// Accept loop plus ticker and watcher; returns after a clean shutdown.
-pub(super) async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
-    let mut shutdown = shared.shutdown.clone();
+pub(super) async fn serve(hub: Arc<Hub>, listeners: Vec<TcpListener>) {
+    let mut shutdown = hub.shutdown_signal();
     let tasks = TaskTracker::default();
-    tasks.spawn(ticker(shared.clone()));
-    tasks.spawn(watcher(shared.clone()));
+    tasks.spawn(ticker(hub.clone()));
+    tasks.spawn(watcher(hub.clone()));
     for l in listeners {
-        tasks.spawn(accept_loop(shared.clone(), l, tasks.clone()));
+        tasks.spawn(accept_loop(hub.clone(), l, tasks.clone()));
     }
     let _ = shutdown.changed().await;
     // Every session sends `shutdown` and closes with 1012 on its own.
     tasks.wait(Duration::from_secs(3)).await;
-    shared.emit(GatewayEvent::Stopped);
+    hub.emit(GatewayEvent::Stopped);
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tasks: TaskTracker) {
-    let mut shutdown = shared.shutdown.clone();
+async fn accept_loop(hub: Arc<Hub>, listener: TcpListener, tasks: TaskTracker) {
+    let mut shutdown = hub.shutdown_signal();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             acc = listener.accept() => {
-                let Ok((tcp, peer)) = acc else {
+                let Ok((tcp, addr)) = acc else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 };
-                if shared.open_sockets.load(Ordering::Relaxed) >= shared.cfg.max_connections {
-                    drop(tcp);
-                    continue;
-                }
-                // Addresses far over their failure budget are dropped unread.
-                let ip = canonical_ip(peer.ip());
-                if shared.locked_out(ip).is_some()
-                    && failures_of(&shared, ip)
-                        >= 2 * shared.cfg.max_failed_handshakes_per_minute as usize
-                {
+                // Beyond the socket cap, and from addresses far over their
+                // failure budget, sockets are dropped unread.
+                if hub.refuse_at_accept(canonical_ip(addr.ip())) {
                     drop(tcp);
                     continue;
                 }
                 let _ = tcp.set_nodelay(true);
-                let s = shared.clone();
-                s.open_sockets.fetch_add(1, Ordering::Relaxed);
+                let hub = hub.clone();
+                hub.socket_opened();
                 tasks.spawn(async move {
-                    handle_socket(s.clone(), tcp, peer).await;
-                    s.open_sockets.fetch_sub(1, Ordering::Relaxed);
+                    handle_socket(hub.clone(), tcp, addr).await;
+                    hub.socket_closed();
                 });
             }
         }
     }
 }
 
-async fn ticker(shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.clone();
-    let period = Duration::from_millis(shared.cfg.tick_interval_ms.max(10));
+/// `tick` to every connection each `tick_interval_ms`; prunes the limits.
+async fn ticker(hub: Arc<Hub>) {
+    let mut shutdown = hub.shutdown_signal();
+    let period = Duration::from_millis(hub.cfg.tick_interval_ms.max(10));
     let mut iv = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = iv.tick() => {
-                shared.broadcast("tick", json!({"ts": now()}), false);
-                prune_limits(&shared);
+                hub.broadcast("tick", json!({"ts": now()}), Audience::All);
+                hub.prune_limits();
             }
         }
     }

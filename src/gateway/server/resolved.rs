@@ -1,11 +1,11 @@
 //! Decisions made elsewhere (another process, the console) and here, announced
 //! once as `device.pair.resolved` (spec §8).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
-use super::hub::{lock, Shared};
+use super::hub::{Audience, Hub, KnownPending};
 use crate::devices::payload;
 use crate::devices::{DeviceState, PENDING_TTL_MS};
 use crate::gateway::setup;
@@ -13,9 +13,9 @@ use crate::gateway::GatewayEvent;
 
 /// Notices decisions made elsewhere (another process, the console) and sends
 /// `device.pair.resolved` for them.
-pub(super) async fn watcher(shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.clone();
-    let period = Duration::from_millis(shared.cfg.watch_interval_ms.max(50));
+pub(super) async fn watcher(hub: Arc<Hub>) {
+    let mut shutdown = hub.shutdown_signal();
+    let period = Duration::from_millis(hub.cfg.watch_interval_ms.max(50));
     let mut iv = tokio::time::interval(period);
     loop {
         tokio::select! {
@@ -24,8 +24,8 @@ pub(super) async fn watcher(shared: Arc<Shared>) {
         }
         // Read through the writer thread so the known-request map and the
         // files are always seen in the same order.
-        let known = shared.known_pending.clone();
-        let Ok((resolved, t)) = shared
+        let known = hub.known_pending();
+        let Ok((resolved, t)) = hub
             .worker
             .run(move |st, t| (notice_changes(&known, st, t), t))
             .await
@@ -34,40 +34,31 @@ pub(super) async fn watcher(shared: Arc<Shared>) {
         };
         for (rid, device_id, decision) in resolved {
             if decision == "rejected" {
-                let (paths, r) = (shared.paths.clone(), rid.clone());
+                let (paths, r) = (hub.paths.clone(), rid.clone());
                 let _ = tokio::task::spawn_blocking(move || {
                     setup::void_for_request(&paths, &r, "rejected", t)
                 })
                 .await;
             }
-            announce_resolved(&shared, &rid, &device_id, decision, t);
+            announce_resolved(&hub, &rid, &device_id, decision, t);
         }
     }
 }
 
-pub(super) type Resolved = Vec<(String, String, &'static str)>;
+/// Requests resolved since the last look: (request id, device id, decision).
+type Resolved = Vec<(String, String, &'static str)>;
 
-pub(super) fn notice_changes(
-    known: &Mutex<HashMap<String, (String, i64)>>,
-    state: &DeviceState,
-    t: i64,
-) -> Resolved {
-    let mut resolved: Resolved = Vec::new();
-    let mut known = lock(known);
+/// Known requests gone from `state`: approved when their device was paired
+/// since, rejected when they vanished before expiring (expired ones are not
+/// announced). Then learns the requests `state` holds.
+fn notice_changes(known: &KnownPending, state: &DeviceState, t: i64) -> Resolved {
     let current: HashSet<&str> = state
         .pending
         .iter()
         .map(|p| p.request_id.as_str())
         .collect();
-    let gone: Vec<String> = known
-        .keys()
-        .filter(|k| !current.contains(k.as_str()))
-        .cloned()
-        .collect();
-    for rid in gone {
-        let Some((device_id, ts)) = known.remove(&rid) else {
-            continue;
-        };
+    let mut resolved: Resolved = Vec::new();
+    for (rid, device_id, ts) in known.take_gone(&current) {
         let approved = state
             .paired_by_id(&device_id)
             .is_some_and(|d| d.approved_at_ms >= ts);
@@ -77,38 +68,22 @@ pub(super) fn notice_changes(
             resolved.push((rid, device_id, "rejected"));
         }
     }
-    for p in &state.pending {
-        known
-            .entry(p.request_id.clone())
-            .or_insert_with(|| (p.device_id.clone(), p.ts));
-    }
+    known.learn(&state.pending);
     resolved
 }
 
-pub(super) fn announce_resolved(
-    shared: &Shared,
-    rid: &str,
-    device_id: &str,
-    decision: &str,
-    t: i64,
-) {
-    {
-        // A request is resolved once; never announce it twice.
-        let mut seen = lock(&shared.announced);
-        if seen.len() > 4096 {
-            let cutoff = Instant::now() - Duration::from_secs(600);
-            seen.retain(|_, at| *at > cutoff);
-        }
-        if seen.insert(rid.to_string(), Instant::now()).is_some() {
-            return;
-        }
+/// Sends `device.pair.resolved` to pairing operators and reports it, once per request.
+pub(super) fn announce_resolved(hub: &Hub, rid: &str, device_id: &str, decision: &str, t: i64) {
+    // A request is resolved once; never announce it twice.
+    if !hub.first_announcement(rid) {
+        return;
     }
-    shared.broadcast(
+    hub.broadcast(
         "device.pair.resolved",
         payload::resolved_payload(rid, device_id, decision == "approved", t),
-        true,
+        Audience::Pairing,
     );
-    shared.emit(GatewayEvent::DevicePairResolved {
+    hub.emit(GatewayEvent::DevicePairResolved {
         request_id: rid.to_string(),
         device_id: device_id.to_string(),
         decision: decision.to_string(),

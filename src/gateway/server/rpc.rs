@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::hello::health;
 use super::hello::Session;
-use super::hub::{lock, now, Shared};
+use super::hub::{now, Hub};
 use super::resolved::announce_resolved;
 use crate::devices::payload;
 use crate::error::StoreError;
@@ -132,11 +133,7 @@ pub(super) fn store_error(e: StoreError) -> ErrorShape {
     }
 }
 
-pub(super) async fn handle_rpc(
-    shared: &Arc<Shared>,
-    session: &Session,
-    text: &str,
-) -> (String, Reply) {
+pub(super) async fn handle_rpc(hub: &Arc<Hub>, session: &Session, text: &str) -> (String, Reply) {
     let req = match frames::parse_request(text) {
         Ok(r) => r,
         Err(FrameError::NotJson) => {
@@ -164,13 +161,13 @@ pub(super) async fn handle_rpc(
     let m = req.method.as_str();
     let params = req.params.as_ref();
     let reply = match m {
-        "health" => ok(shared.health()),
+        "health" => ok(health()),
         "node.event" | "node.invoke.result" => ok(json!({"ok": true})),
         "skills.bins" => ok(json!({"bins": []})),
         "device.pair.list" => match params_of(m, params, &[], &[]) {
             Err(e) => err(e),
             Ok(_) => {
-                let store = shared.store.clone();
+                let store = hub.store.clone();
                 match tokio::task::spawn_blocking(move || store.list_payload(now())).await {
                     Ok(Ok(v)) => ok(v),
                     Ok(Err(e)) => err(store_error(e)),
@@ -184,8 +181,8 @@ pub(super) async fn handle_rpc(
                 Ok(o) => {
                     let rid = o["requestId"].as_str().unwrap_or_default().to_string();
                     let approve = m == "device.pair.approve";
-                    let known = shared.known_pending.clone();
-                    let r = shared
+                    let known = hub.known_pending();
+                    let r = hub
                         .worker
                         .run(move |st, t| {
                             let res = if approve {
@@ -195,7 +192,7 @@ pub(super) async fn handle_rpc(
                                 st.reject(&rid).map(|r| (payload::reject_payload(&r), r))
                             };
                             if res.is_ok() {
-                                lock(&known).remove(&rid);
+                                known.remove(&rid);
                             }
                             (res, t)
                         })
@@ -206,15 +203,14 @@ pub(super) async fn handle_rpc(
                         Ok((Ok((reply, request)), t)) => {
                             let decision = if approve { "approved" } else { "rejected" };
                             if !approve {
-                                let (paths, rid) =
-                                    (shared.paths.clone(), request.request_id.clone());
+                                let (paths, rid) = (hub.paths.clone(), request.request_id.clone());
                                 let _ = tokio::task::spawn_blocking(move || {
                                     setup::void_for_request(&paths, &rid, "rejected", t)
                                 })
                                 .await;
                             }
                             announce_resolved(
-                                shared,
+                                hub,
                                 &request.request_id,
                                 &request.device_id,
                                 decision,
@@ -230,7 +226,7 @@ pub(super) async fn handle_rpc(
             Err(e) => err(e),
             Ok(o) => {
                 let did = o["deviceId"].as_str().unwrap_or_default().to_string();
-                match shared.worker.run(move |st, _| st.remove(&did)).await {
+                match hub.worker.run(move |st, _| st.remove(&did)).await {
                     Err(e) => err(ErrorShape::new("UNAVAILABLE", e)),
                     Ok(Err(e)) => err(store_error(e)),
                     Ok(Ok(d)) => ok(payload::remove_payload(&d)),
@@ -249,7 +245,7 @@ pub(super) async fn handle_rpc(
                             .collect()
                     })
                 });
-                let r = shared
+                let r = hub
                     .worker
                     .run(move |st, t| {
                         st.rotate(&did, &role, scopes, crate::devices::new_token(), t)
@@ -268,7 +264,7 @@ pub(super) async fn handle_rpc(
             Ok(o) => {
                 let did = o["deviceId"].as_str().unwrap_or_default().to_string();
                 let role = o["role"].as_str().unwrap_or_default().to_string();
-                let r = shared
+                let r = hub
                     .worker
                     .run(move |st, t| st.revoke(&did, &role, t).map(|rec| (did, rec)))
                     .await;

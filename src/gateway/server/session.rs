@@ -1,7 +1,6 @@
 //! A connected client: its outbound queue, broadcast fan-out (spec §8),
 //! requests, ticks and shutdown.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -9,154 +8,146 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::hello::Session;
-use super::hub::{lock, now, ConnEntry, Out, Shared};
+use super::hub::{now, ConnEntry, Hub};
 use super::rpc::handle_rpc;
-use super::wire::{close, close_on_error, send_text, text_of, ConnCtx, Incoming, Sink, Stream};
+use super::wire::{close, close_on_error, send_text, text_of, Incoming, Peer, Sink, Stream};
 use crate::gateway::frames;
 use crate::gateway::setup;
-use crate::gateway::{GatewayEvent, Presence};
+use crate::gateway::GatewayEvent;
 
 /// Outbound queue per connection; a full queue drops broadcast events (slow consumer).
-pub(super) const OUT_QUEUE: usize = 64;
+const OUT_QUEUE: usize = 64;
+/// Consecutive calls refused for the role after which the connection is closed.
+const MAX_UNAUTHORIZED_ROLE_CALLS: u32 = 10;
 
+/// Runs a connection whose `connect` succeeded: registers it for broadcasts,
+/// sends `hello-ok`, keeps presence, serves requests until either side closes.
 pub(super) async fn run_session(
-    shared: &Arc<Shared>,
+    hub: &Arc<Hub>,
     mut sink: Sink,
     mut stream: Stream,
     connect_id: String,
     mut session: Session,
-    ctx: ConnCtx,
+    peer: Peer,
 ) {
-    let conn_no = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut rx) = mpsc::channel::<Out>(OUT_QUEUE);
+    let (tx, rx) = mpsc::channel::<String>(OUT_QUEUE);
     let pairing_events = session.role == "operator"
         && session
             .scopes
             .iter()
             .any(|s| s == "operator.pairing" || s == "operator.admin");
     // Register before answering so no broadcast between hello-ok and registration is lost.
-    lock(&shared.conns).insert(
-        conn_no,
-        ConnEntry {
-            tx: tx.clone(),
-            pairing_events,
-        },
-    );
+    let conn = hub.register(ConnEntry {
+        tx: tx.clone(),
+        pairing_events,
+    });
     let hello = frames::res_ok(&connect_id, std::mem::take(&mut session.hello));
     let sent = send_text(&mut sink, hello).await;
-    if let (true, Some(t), Some(d)) = (sent, &session.setup_token_used, &session.device_id) {
-        let (paths, d, _t) = (shared.paths.clone(), d.clone(), t.clone());
+    if let (true, Some(_), Some(d)) = (sent, &session.setup_token_used, &session.device_id) {
+        let (paths, d) = (hub.paths.clone(), d.clone());
         let _ = tokio::task::spawn_blocking(move || {
             setup::void_for_device(&paths, &d, "paired", now())
         })
         .await;
     }
-    let remote = ctx.peer.to_string();
+    let remote = peer.addr.to_string();
     if let Some(d) = &session.device_id {
-        let mut p = lock(&shared.presence);
-        let e = p.entry(d.clone()).or_insert_with(|| Presence {
-            device_id: d.clone(),
-            role: session.role.clone(),
-            display_name: None,
-            client_mode: String::new(),
-            remote_addr: remote.clone(),
-            remote_ip: None,
-            connected: true,
-            connections: 0,
-            last_seen_ms: now(),
-        });
-        e.role = session.role.clone();
-        e.display_name = session.display_name.clone();
-        e.client_mode = session.client_mode.clone();
-        e.remote_addr = remote.clone();
-        e.remote_ip = (!ctx.local).then(|| ctx.ip.to_string());
-        e.connected = true;
-        e.connections += 1;
-        e.last_seen_ms = now();
-        drop(p);
-        shared.emit(GatewayEvent::DeviceConnected {
+        hub.device_connected(
+            d,
+            &session.role,
+            session.display_name.clone(),
+            &session.client_mode,
+            &remote,
+            (!peer.local).then(|| peer.ip.to_string()),
+        );
+        hub.emit(GatewayEvent::DeviceConnected {
             device_id: d.clone(),
             role: session.role.clone(),
             remote_addr: remote.clone(),
         });
     }
-    let mut shutdown = shared.shutdown.clone();
-    let mut unauthorized_role_calls = 0u32;
     if sent {
-        loop {
-            tokio::select! {
-                out = rx.recv() => match out {
-                    Some(Out::Text(t)) => {
-                        if !send_text(&mut sink, t).await { break; }
-                    }
-                    None => break,
-                },
-                _ = shutdown.changed() => {
-                    // Drain what is queued (the shutdown event), then close.
-                    while let Ok(Out::Text(t)) = rx.try_recv() {
-                        let _ = send_text(&mut sink, t).await;
-                    }
-                    let seq = *shared
-                        .shutdown_seq
-                        .get_or_init(|| shared.seq.fetch_add(1, Ordering::SeqCst) + 1);
-                    let ev = frames::event("shutdown", json!({"reason": "gateway stopping"}), Some(seq));
-                    let _ = send_text(&mut sink, ev).await;
-                    close(&mut sink, 1012, "service restart").await;
-                    break;
+        serve(hub, &mut sink, &mut stream, rx, &session).await;
+    }
+    hub.unregister(conn);
+    // The socket closes when `sink` and `stream` drop, after this.
+    if let Some(d) = &session.device_id {
+        hub.device_disconnected(d);
+        hub.emit(GatewayEvent::DeviceDisconnected {
+            device_id: d.clone(),
+        });
+    }
+}
+
+/// Sends what is queued for the connection, answers its requests, ends with
+/// `shutdown` + 1012 when the gateway stops.
+async fn serve(
+    hub: &Arc<Hub>,
+    sink: &mut Sink,
+    stream: &mut Stream,
+    mut rx: mpsc::Receiver<String>,
+    session: &Session,
+) {
+    let mut shutdown = hub.shutdown_signal();
+    let mut unauthorized_role_calls = 0u32;
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(t) => {
+                    if !send_text(sink, t).await { break; }
                 }
-                msg = stream.next() => {
-                    let msg = match msg {
-                        None => break,
-                        Some(Err(e)) => { close_on_error(&mut sink, &e).await; break; }
-                        Some(Ok(m)) => m,
-                    };
-                    if let Some(d) = &session.device_id {
-                        if let Some(e) = lock(&shared.presence).get_mut(d) { e.last_seen_ms = now(); }
-                    }
-                    let text = match text_of(msg) {
-                        Incoming::Text(t) => t,
-                        Incoming::Skip => continue,
-                        Incoming::Closed => break,
-                        Incoming::NotText => { close(&mut sink, 1003, "unsupported data").await; break; }
-                    };
-                    let (id, reply) = handle_rpc(shared, &session, &text).await;
-                    // Events the call caused (device.pair.resolved) go out before its response.
-                    while let Ok(Out::Text(t)) = rx.try_recv() {
-                        let _ = send_text(&mut sink, t).await;
-                    }
-                    if let Some(e) = &reply.err {
-                        if e.message.starts_with("unauthorized role") {
-                            unauthorized_role_calls += 1;
-                        } else {
-                            unauthorized_role_calls = 0;
-                        }
+                None => break,
+            },
+            _ = shutdown.changed() => {
+                // Drain what is queued (the shutdown event), then close.
+                while let Ok(t) = rx.try_recv() {
+                    let _ = send_text(sink, t).await;
+                }
+                let seq = hub.shutdown_seq();
+                let ev = frames::event("shutdown", json!({"reason": "gateway stopping"}), Some(seq));
+                let _ = send_text(sink, ev).await;
+                close(sink, 1012, "service restart").await;
+                break;
+            }
+            msg = stream.next() => {
+                let msg = match msg {
+                    None => break,
+                    Some(Err(e)) => { close_on_error(sink, &e).await; break; }
+                    Some(Ok(m)) => m,
+                };
+                if let Some(d) = &session.device_id {
+                    hub.device_seen(d);
+                }
+                let text = match text_of(msg) {
+                    Incoming::Text(t) => t,
+                    Incoming::Skip => continue,
+                    Incoming::Closed => break,
+                    Incoming::NotText => { close(sink, 1003, "unsupported data").await; break; }
+                };
+                let (id, reply) = handle_rpc(hub, session, &text).await;
+                // Events the call caused (device.pair.resolved) go out before its response.
+                while let Ok(t) = rx.try_recv() {
+                    let _ = send_text(sink, t).await;
+                }
+                if let Some(e) = &reply.err {
+                    if e.message.starts_with("unauthorized role") {
+                        unauthorized_role_calls += 1;
                     } else {
                         unauthorized_role_calls = 0;
                     }
-                    let frame = match reply.err {
-                        Some(e) => frames::res_err(&id, &e),
-                        None => frames::res_ok(&id, reply.ok.unwrap_or(Value::Null)),
-                    };
-                    if !send_text(&mut sink, frame).await { break; }
-                    if unauthorized_role_calls > 10 {
-                        close(&mut sink, 1008, "repeated unauthorized calls").await;
-                        break;
-                    }
+                } else {
+                    unauthorized_role_calls = 0;
+                }
+                let frame = match reply.err {
+                    Some(e) => frames::res_err(&id, &e),
+                    None => frames::res_ok(&id, reply.ok.unwrap_or(Value::Null)),
+                };
+                if !send_text(sink, frame).await { break; }
+                if unauthorized_role_calls > MAX_UNAUTHORIZED_ROLE_CALLS {
+                    close(sink, 1008, "repeated unauthorized calls").await;
+                    break;
                 }
             }
         }
-    }
-    lock(&shared.conns).remove(&conn_no);
-    if let Some(d) = &session.device_id {
-        let mut p = lock(&shared.presence);
-        if let Some(e) = p.get_mut(d) {
-            e.connections = e.connections.saturating_sub(1);
-            e.connected = e.connections > 0;
-            e.last_seen_ms = now();
-        }
-        drop(p);
-        shared.emit(GatewayEvent::DeviceDisconnected {
-            device_id: d.clone(),
-        });
     }
 }

@@ -18,6 +18,7 @@ pub(super) type Ws = WebSocketStream<TcpStream>;
 pub(super) type Sink = SplitSink<Ws, Message>;
 pub(super) type Stream = SplitStream<Ws>;
 
+/// Message and frame caps, small buffers.
 pub(super) fn ws_config(cfg: &GatewayConfig) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4096)
@@ -27,18 +28,29 @@ pub(super) fn ws_config(cfg: &GatewayConfig) -> WebSocketConfig {
         .max_frame_size(Some(cfg.max_message_bytes))
 }
 
-pub(super) struct ConnCtx {
+/// The other end of one connection, as the handshake found it.
+pub(super) struct Peer {
+    /// The canonical address (limits are kept per address).
     pub(super) ip: IpAddr,
-    pub(super) peer: SocketAddr,
+    /// `ip:port` as accepted.
+    pub(super) addr: SocketAddr,
+    /// Local per spec node-pairing §7 (loopback, no proxy headers, local `Host`).
     pub(super) local: bool,
+    /// The `Origin` header, when a browser sent one.
     pub(super) origin: Option<String>,
+    /// The nonce of this connection's `connect.challenge`.
     pub(super) nonce: String,
 }
 
+/// One incoming WebSocket message, as the protocol sees it.
 pub(super) enum Incoming {
+    /// A text frame, or a binary one holding UTF-8.
     Text(String),
+    /// Ping, pong, raw frame: nothing to answer.
     Skip,
+    /// The peer closed.
     Closed,
+    /// Binary data that is not UTF-8 (closed with 1003).
     NotText,
 }
 
@@ -62,6 +74,7 @@ pub(super) async fn send_text(sink: &mut Sink, text: String) -> bool {
     )
 }
 
+/// Sends a close frame with `code` and `reason` and closes the sink (2 s at most).
 pub(super) async fn close(sink: &mut Sink, code: u16, reason: &str) {
     let frame = CloseFrame {
         code: CloseCode::from(code),
@@ -74,6 +87,7 @@ pub(super) async fn close(sink: &mut Sink, code: u16, reason: &str) {
     .await;
 }
 
+/// Closes with the code a read error calls for (1009, 1007, 1002), if any.
 pub(super) async fn close_on_error(sink: &mut Sink, e: &WsError) {
     match e {
         WsError::Capacity(_) => close(sink, 1009, "message too big").await,
@@ -83,6 +97,7 @@ pub(super) async fn close_on_error(sink: &mut Sink, e: &WsError) {
     }
 }
 
+/// Answers request `id` with `e`, then closes with `code` and the error's message.
 pub(super) async fn fail(sink: &mut Sink, id: &str, e: &ErrorShape, code: u16) {
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
