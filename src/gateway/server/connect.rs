@@ -6,18 +6,23 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::hello::{hello_ok, Session};
-use super::hub::{now, Audience, Hub};
+use super::hub::{now, Audience, Hub, KnownPending};
 use super::resolved::announce_resolved;
 use super::wire::Peer;
 use crate::devices::payload;
 use crate::devices::store::RequestInput;
-use crate::devices::{ConnectClaim, ConnectMeta, PairingReason, TokenFailure, PENDING_TTL_MS};
+use crate::devices::{
+    ConnectClaim, ConnectMeta, DeviceState, PairingReason, TokenFailure, TokenRecord,
+    PENDING_TTL_MS,
+};
 use crate::error::StoreError;
 use crate::gateway::crypto;
-use crate::gateway::frames::{self, ErrorShape, Request};
+use crate::gateway::frames::{self, AuthParams, ConnectParams, DeviceParams, ErrorShape, Request};
 use crate::gateway::setup::{self, SetupVerdict};
 use crate::gateway::GatewayEvent;
 
+/// A refused `connect`: the error answer, the close code after it, and whether
+/// it counts against the address's failed-handshake budget.
 pub(super) struct Failure {
     pub(super) error: ErrorShape,
     pub(super) close_code: u16,
@@ -25,6 +30,7 @@ pub(super) struct Failure {
 }
 
 impl Failure {
+    /// Closed with 1008, counted as a failed handshake.
     fn bad(error: ErrorShape) -> Self {
         Failure {
             error,
@@ -34,7 +40,7 @@ impl Failure {
     }
 }
 
-pub(super) fn unauthorized(client_id: &str, kind: &str) -> ErrorShape {
+fn unauthorized(client_id: &str, kind: &str) -> ErrorShape {
     let hint = if client_id == "cli" {
         "set gateway.remote.token to match gateway.auth.token"
     } else {
@@ -60,27 +66,27 @@ pub(super) fn unauthorized(client_id: &str, kind: &str) -> ErrorShape {
     ErrorShape::invalid(msg).with_details(json!({"code": code, "authReason": reason}))
 }
 
-pub(super) fn device_invalid(message: &str, reason: &str) -> Failure {
+fn device_invalid(message: &str, reason: &str) -> Failure {
     Failure::bad(
         ErrorShape::invalid(message)
             .with_details(json!({"code": "DEVICE_AUTH_INVALID", "reason": reason})),
     )
 }
 
-pub(super) enum AuthKind {
+/// How a device-carrying `connect` authenticated.
+enum AuthKind {
+    /// The shared gateway token.
     Shared,
+    /// A setup token, usable for this device.
     Setup(String),
     /// A spent setup token presented by the paired device it was bound to.
     SetupAlias,
-    DeviceToken {
-        token: String,
-        explicit: bool,
-    },
-    None,
+    /// A device token (`auth.deviceToken`, explicit) or `auth.token` tried as one.
+    DeviceToken { token: String, explicit: bool },
 }
 
-/// What the combined store job found.
-pub(super) enum Outcome {
+/// What the pairing job found.
+enum Outcome {
     AuthFailed(TokenFailure),
     TooManyPending,
     PairingRequired {
@@ -90,16 +96,36 @@ pub(super) enum Outcome {
         request: Value,
     },
     Accepted {
-        token: crate::devices::TokenRecord,
+        token: TokenRecord,
         silently_approved: Option<String>,
     },
 }
 
+/// Answers one `connect` (spec gateway-protocol §3.5, node-pairing §4), in
+/// OpenClaw's order: the params and the connection, then (with a device) the
+/// device checks, authentication, the pairing decision, and the answer.
 pub(super) async fn connect(
     hub: &Arc<Hub>,
     req: &Request,
     peer: &Peer,
 ) -> Result<Session, Failure> {
+    let p = preflight(hub, req, peer)?;
+    let auth = p.auth.clone().unwrap_or_default();
+    let shared_ok = auth
+        .token
+        .as_deref()
+        .is_some_and(|t| crypto::secrets_equal(t, &hub.cfg.token));
+    let Some(device) = p.device.clone() else {
+        return without_device(hub, &p, &auth, shared_ok);
+    };
+    let public_key = device_checks(&p, &device, peer)?;
+    let kind = authenticate(hub, &p, &device, &auth, shared_ok).await?;
+    let outcome = pairing_job(hub, &p, &device, public_key, &kind, peer).await?;
+    accept(hub, &p, &device, kind, outcome, peer).await
+}
+
+/// The params schema, protocol range, role, origin and the address's lockout.
+fn preflight(hub: &Hub, req: &Request, peer: &Peer) -> Result<ConnectParams, Failure> {
     let p = frames::parse_connect_params(req.params.as_ref())
         .map_err(|e| Failure::bad(ErrorShape::invalid(format!("invalid connect params: {e}"))))?;
     if p.min_protocol > frames::PROTOCOL || p.max_protocol < frames::PROTOCOL {
@@ -110,7 +136,7 @@ pub(super) async fn connect(
             counts_as_failure: true,
         });
     }
-    let role = p.role().to_string();
+    let role = p.role();
     if role != "operator" && role != "node" {
         return Err(Failure::bad(ErrorShape::invalid("invalid role")));
     }
@@ -130,24 +156,31 @@ pub(super) async fn connect(
             counts_as_failure: false,
         });
     }
-    let auth = p.auth.clone().unwrap_or_default();
-    let shared_ok = auth
-        .token
-        .as_deref()
-        .is_some_and(|t| crypto::secrets_equal(t, &hub.cfg.token));
-    let Some(device) = p.device.clone() else {
-        if role == "operator" && shared_ok {
-            return Ok(hello_ok(hub, &p, None));
-        }
-        if auth.token.is_some() && !shared_ok {
-            return Err(Failure::bad(unauthorized(&p.client.id, "token_mismatch")));
-        }
-        return Err(Failure::bad(
-            ErrorShape::new("NOT_PAIRED", "device identity required")
-                .with_details(json!({"code": "DEVICE_IDENTITY_REQUIRED"})),
-        ));
-    };
-    // #7 device checks.
+    Ok(p)
+}
+
+/// A `connect` without a device identity: only an operator with the shared token.
+fn without_device(
+    hub: &Hub,
+    p: &ConnectParams,
+    auth: &AuthParams,
+    shared_ok: bool,
+) -> Result<Session, Failure> {
+    if p.role() == "operator" && shared_ok {
+        return Ok(hello_ok(hub, p, None));
+    }
+    if auth.token.is_some() && !shared_ok {
+        return Err(Failure::bad(unauthorized(&p.client.id, "token_mismatch")));
+    }
+    Err(Failure::bad(
+        ErrorShape::new("NOT_PAIRED", "device identity required")
+            .with_details(json!({"code": "DEVICE_IDENTITY_REQUIRED"})),
+    ))
+}
+
+/// Check #7: the id is the key's, the signature is fresh, signs this
+/// connection's nonce and verifies. Returns the public key (base64url).
+fn device_checks(p: &ConnectParams, device: &DeviceParams, peer: &Peer) -> Result<String, Failure> {
     let raw = crypto::decode_public_key(&device.public_key);
     if raw.map(|r| crypto::device_id_for(&r)).as_deref() != Some(device.id.as_str()) {
         return Err(device_invalid(
@@ -179,194 +212,149 @@ pub(super) async fn connect(
             "device-public-key",
         ));
     };
-    let fields = p.signed_fields(&device);
+    let fields = p.signed_fields(device);
     if crypto::verify_device(&raw, &fields, &device.signature).is_none() {
         return Err(device_invalid(
             "device signature invalid",
             "device-signature",
         ));
     }
-    let public_key = crypto::b64url(&raw);
-    // #8 auth.
-    let mut kind = if shared_ok {
-        AuthKind::Shared
-    } else {
-        AuthKind::None
-    };
-    if matches!(kind, AuthKind::None) && role == "node" && auth.device_token.is_none() {
+    Ok(crypto::b64url(&raw))
+}
+
+/// Check #8: the shared token, else (a node) a setup token, else a device
+/// token to verify in the pairing job.
+async fn authenticate(
+    hub: &Hub,
+    p: &ConnectParams,
+    device: &DeviceParams,
+    auth: &AuthParams,
+    shared_ok: bool,
+) -> Result<AuthKind, Failure> {
+    if shared_ok {
+        return Ok(AuthKind::Shared);
+    }
+    if p.role() == "node" && auth.device_token.is_none() {
         if let Some(t) = auth.token.as_deref() {
-            let paths = hub.paths.clone();
-            let store = hub.store.clone();
-            let (tok, dev) = (t.to_string(), device.id.clone());
-            let verdict = tokio::task::spawn_blocking(move || {
-                let t_now = now();
-                setup::use_for_device(
-                    &paths,
-                    &tok,
-                    &dev,
-                    |expiry| {
-                        store
-                            .load(t_now)
-                            .ok()
-                            .and_then(|st| {
-                                st.paired_by_id(&dev).map(|d| d.approved_at_ms <= expiry)
-                            })
-                            .unwrap_or(false)
-                    },
-                    |request_id| {
-                        store.load(t_now).is_ok_and(|st| {
-                            st.paired_by_id(&dev).is_none()
-                                && !st.pending.iter().any(|r| r.request_id == request_id)
-                        })
-                    },
-                    t_now,
-                )
-            })
-            .await;
-            match verdict {
-                Ok(Ok(SetupVerdict::Usable { first_use })) => {
-                    if first_use {
-                        hub.emit(GatewayEvent::SetupCodeUsed {
-                            device_id: device.id.clone(),
-                        });
-                    }
-                    kind = AuthKind::Setup(t.to_string());
-                }
-                Ok(Ok(SetupVerdict::PairedAlias)) => kind = AuthKind::SetupAlias,
-                Ok(Ok(SetupVerdict::Refused(why))) => {
-                    tracing::debug!("setup token refused: {why}");
-                }
-                Ok(Err(e)) => tracing::warn!("setup tokens unreadable: {e}"),
-                Err(_) => {}
+            if let Some(kind) = setup_token(hub, t, &device.id).await {
+                return Ok(kind);
             }
         }
     }
-    if matches!(kind, AuthKind::None) {
-        match (auth.device_token.as_deref(), auth.token.as_deref()) {
-            (Some(dt), _) => {
-                kind = AuthKind::DeviceToken {
-                    token: dt.to_string(),
-                    explicit: true,
-                }
-            }
-            (None, Some(t)) => {
-                kind = AuthKind::DeviceToken {
-                    token: t.to_string(),
-                    explicit: false,
-                }
-            }
-            (None, None) => {
-                return Err(Failure::bad(unauthorized(&p.client.id, "token_missing")));
-            }
-        }
+    match (auth.device_token.as_deref(), auth.token.as_deref()) {
+        (Some(dt), _) => Ok(AuthKind::DeviceToken {
+            token: dt.to_string(),
+            explicit: true,
+        }),
+        (None, Some(t)) => Ok(AuthKind::DeviceToken {
+            token: t.to_string(),
+            explicit: false,
+        }),
+        (None, None) => Err(Failure::bad(unauthorized(&p.client.id, "token_missing"))),
     }
-    // #8 (device token) and #9 pairing, in one locked store transaction.
-    let may_create = hub.may_create_pending(peer.ip);
-    let silent_ok = hub.cfg.auto_approve_local && peer.local;
+}
+
+/// `token` as a setup token of `device_id`, when it is one and usable.
+async fn setup_token(hub: &Hub, token: &str, device_id: &str) -> Option<AuthKind> {
+    let paths = hub.paths.clone();
+    let store = hub.store.clone();
+    let (tok, dev) = (token.to_string(), device_id.to_string());
+    let verdict = tokio::task::spawn_blocking(move || {
+        let t_now = now();
+        setup::use_for_device(
+            &paths,
+            &tok,
+            &dev,
+            |expiry| {
+                store
+                    .load(t_now)
+                    .ok()
+                    .and_then(|st| st.paired_by_id(&dev).map(|d| d.approved_at_ms <= expiry))
+                    .unwrap_or(false)
+            },
+            |request_id| {
+                store.load(t_now).is_ok_and(|st| {
+                    st.paired_by_id(&dev).is_none()
+                        && !st.pending.iter().any(|r| r.request_id == request_id)
+                })
+            },
+            t_now,
+        )
+    })
+    .await;
+    match verdict {
+        Ok(Ok(SetupVerdict::Usable { first_use })) => {
+            if first_use {
+                hub.emit(GatewayEvent::SetupCodeUsed {
+                    device_id: device_id.to_string(),
+                });
+            }
+            Some(AuthKind::Setup(token.to_string()))
+        }
+        Ok(Ok(SetupVerdict::PairedAlias)) => Some(AuthKind::SetupAlias),
+        Ok(Ok(SetupVerdict::Refused(why))) => {
+            tracing::debug!("setup token refused: {why}");
+            None
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("setup tokens unreadable: {e}");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Checks #8 (device token) and #9 (pairing) as one job of the devices writer.
+async fn pairing_job(
+    hub: &Hub,
+    p: &ConnectParams,
+    device: &DeviceParams,
+    public_key: String,
+    kind: &AuthKind,
+    peer: &Peer,
+) -> Result<Outcome, Failure> {
     let remote_ip = if peer.local || peer.ip.is_loopback() {
         None
     } else {
         Some(peer.ip.to_string())
     };
-    let device_token = match &kind {
-        AuthKind::DeviceToken { token, .. } => Some(token.clone()),
-        _ => None,
-    };
-    let alias = matches!(kind, AuthKind::SetupAlias);
-    let input = RequestInput {
-        device_id: device.id.clone(),
-        public_key: public_key.clone(),
-        display_name: p.client.display_name.clone(),
-        platform: Some(p.client.platform.clone()),
-        device_family: p.client.device_family.clone(),
-        client_id: Some(p.client.id.clone()),
-        client_mode: Some(p.client.mode.clone()),
-        role: Some(role.clone()),
+    let role = p.role().to_string();
+    let job = PairingJob {
+        input: RequestInput {
+            device_id: device.id.clone(),
+            public_key,
+            display_name: p.client.display_name.clone(),
+            platform: Some(p.client.platform.clone()),
+            device_family: p.client.device_family.clone(),
+            client_id: Some(p.client.id.clone()),
+            client_mode: Some(p.client.mode.clone()),
+            role: Some(role.clone()),
+            scopes: p.scopes.clone(),
+            remote_ip: remote_ip.clone(),
+            silent: false,
+        },
+        meta: ConnectMeta {
+            display_name: p.client.display_name.clone(),
+            client_id: Some(p.client.id.clone()),
+            client_mode: Some(p.client.mode.clone()),
+            role: Some(role.clone()),
+            remote_ip,
+            scopes: p.scopes.clone(),
+        },
+        role,
         scopes: p.scopes.clone(),
-        remote_ip: remote_ip.clone(),
-        silent: false,
-    };
-    let meta = ConnectMeta {
-        display_name: p.client.display_name.clone(),
-        client_id: Some(p.client.id.clone()),
-        client_mode: Some(p.client.mode.clone()),
-        role: Some(role.clone()),
-        remote_ip: remote_ip.clone(),
-        scopes: p.scopes.clone(),
+        device_token: match kind {
+            AuthKind::DeviceToken { token, .. } => Some(token.clone()),
+            _ => None,
+        },
+        alias: matches!(kind, AuthKind::SetupAlias),
+        may_create: hub.may_create_pending(peer.ip),
+        silent_ok: hub.cfg.auto_approve_local && peer.local,
     };
     let known = hub.known_pending();
-    let (role_j, scopes_j) = (role.clone(), p.scopes.clone());
-    let outcome = hub
-        .worker
-        .run(move |st, t| -> Result<Outcome, StoreError> {
-            let device_id = input.device_id.clone();
-            if let Some(tok) = &device_token {
-                if let Err(f) = st.verify_token(&device_id, &role_j, tok, &scopes_j, t) {
-                    return Ok(Outcome::AuthFailed(f));
-                }
-            }
-            if alias {
-                // Only while this very key is paired with a live token for the role.
-                let live = st.paired_by_id(&device_id).is_some_and(|d| {
-                    d.public_key == input.public_key
-                        && d.token(&role_j).is_some_and(|r| r.revoked_at_ms.is_none())
-                });
-                if !live {
-                    return Ok(Outcome::AuthFailed(TokenFailure::TokenRevoked));
-                }
-            }
-            let reason = st.pairing_reason(&ConnectClaim {
-                device_id: &input.device_id,
-                public_key: &input.public_key,
-                platform: input.platform.as_deref(),
-                device_family: input.device_family.as_deref(),
-                role: &role_j,
-                scopes: &scopes_j,
-            });
-            let mut silently_approved = None;
-            if let Some(reason) = reason {
-                let silent = silent_ok
-                    && matches!(
-                        reason,
-                        PairingReason::NotPaired | PairingReason::ScopeUpgrade
-                    );
-                let creating = st.pending_for_device(&device_id).is_none();
-                if creating && !may_create && !silent {
-                    return Ok(Outcome::TooManyPending);
-                }
-                let mut inp = input.clone();
-                inp.silent = silent;
-                let out = st.request(inp, uuid::Uuid::new_v4().to_string(), t);
-                let rid = out.request.request_id.clone();
-                if !silent {
-                    known.insert(rid.clone(), device_id.clone(), out.request.ts);
-                    return Ok(Outcome::PairingRequired {
-                        request_id: rid,
-                        reason,
-                        created: out.created,
-                        request: payload::requested_payload(&out.request),
-                    });
-                }
-                known.remove(&rid);
-                st.approve(&rid, crate::devices::new_token(), t)?;
-                silently_approved = Some(rid);
-            }
-            st.update_on_connect(&device_id, meta)?;
-            let (token, _) = st.ensure_token(
-                &device_id,
-                &role_j,
-                &scopes_j,
-                crate::devices::new_token(),
-                t,
-            )?;
-            Ok(Outcome::Accepted {
-                token,
-                silently_approved,
-            })
-        })
-        .await;
-    let outcome = match outcome {
-        Ok(Ok(o)) => o,
+    let outcome = hub.worker.run(move |st, t| job.run(st, &known, t)).await;
+    match outcome {
+        Ok(Ok(o)) => Ok(o),
         other => {
             let msg = match other {
                 Ok(Err(se)) => se.to_string(),
@@ -374,13 +362,123 @@ pub(super) async fn connect(
                 Ok(Ok(_)) => String::new(),
             };
             tracing::warn!("pairing check failed: {msg}");
-            return Err(Failure {
+            Err(Failure {
                 error: ErrorShape::new("UNAVAILABLE", "device store unavailable").retry_after(1000),
                 close_code: 1011,
                 counts_as_failure: false,
-            });
+            })
         }
-    };
+    }
+}
+
+/// Everything the pairing decision needs, moved to the writer thread.
+struct PairingJob {
+    input: RequestInput,
+    meta: ConnectMeta,
+    role: String,
+    scopes: Vec<String>,
+    /// The device token to verify (`AuthKind::DeviceToken`).
+    device_token: Option<String>,
+    /// A spent setup token of the device it was bound to (`AuthKind::SetupAlias`).
+    alias: bool,
+    /// The address may create another pending request.
+    may_create: bool,
+    /// A local client, and local clients are approved silently.
+    silent_ok: bool,
+}
+
+impl PairingJob {
+    /// The pairing decision on the freshly read state: refuse the token, ask
+    /// for pairing (creating or refreshing the request), or accept (after a
+    /// silent approval, when allowed) with the device token for the role.
+    fn run(
+        self,
+        st: &mut DeviceState,
+        known: &KnownPending,
+        t: i64,
+    ) -> Result<Outcome, StoreError> {
+        let PairingJob {
+            input,
+            meta,
+            role,
+            scopes,
+            device_token,
+            alias,
+            may_create,
+            silent_ok,
+        } = self;
+        let device_id = input.device_id.clone();
+        if let Some(tok) = &device_token {
+            if let Err(f) = st.verify_token(&device_id, &role, tok, &scopes, t) {
+                return Ok(Outcome::AuthFailed(f));
+            }
+        }
+        if alias {
+            // Only while this very key is paired with a live token for the role.
+            let live = st.paired_by_id(&device_id).is_some_and(|d| {
+                d.public_key == input.public_key
+                    && d.token(&role).is_some_and(|r| r.revoked_at_ms.is_none())
+            });
+            if !live {
+                return Ok(Outcome::AuthFailed(TokenFailure::TokenRevoked));
+            }
+        }
+        let reason = st.pairing_reason(&ConnectClaim {
+            device_id: &input.device_id,
+            public_key: &input.public_key,
+            platform: input.platform.as_deref(),
+            device_family: input.device_family.as_deref(),
+            role: &role,
+            scopes: &scopes,
+        });
+        let mut silently_approved = None;
+        if let Some(reason) = reason {
+            let silent = silent_ok
+                && matches!(
+                    reason,
+                    PairingReason::NotPaired | PairingReason::ScopeUpgrade
+                );
+            let creating = st.pending_for_device(&device_id).is_none();
+            if creating && !may_create && !silent {
+                return Ok(Outcome::TooManyPending);
+            }
+            let mut inp = input.clone();
+            inp.silent = silent;
+            let out = st.request(inp, uuid::Uuid::new_v4().to_string(), t);
+            let rid = out.request.request_id.clone();
+            if !silent {
+                known.insert(rid.clone(), device_id.clone(), out.request.ts);
+                return Ok(Outcome::PairingRequired {
+                    request_id: rid,
+                    reason,
+                    created: out.created,
+                    request: payload::requested_payload(&out.request),
+                });
+            }
+            known.remove(&rid);
+            st.approve(&rid, crate::devices::new_token(), t)?;
+            silently_approved = Some(rid);
+        }
+        st.update_on_connect(&device_id, meta)?;
+        let (token, _) =
+            st.ensure_token(&device_id, &role, &scopes, crate::devices::new_token(), t)?;
+        Ok(Outcome::Accepted {
+            token,
+            silently_approved,
+        })
+    }
+}
+
+/// The answer to the pairing job's outcome: `hello-ok` with the device token,
+/// or the refusal (announcing a new request to pairing operators).
+async fn accept(
+    hub: &Hub,
+    p: &ConnectParams,
+    device: &DeviceParams,
+    kind: AuthKind,
+    outcome: Outcome,
+    peer: &Peer,
+) -> Result<Session, Failure> {
     match outcome {
         Outcome::AuthFailed(reason) => {
             tracing::debug!("device token auth failed: {reason}");
@@ -446,7 +544,7 @@ pub(super) async fn connect(
                 "scopes": token.scopes,
                 "issuedAtMs": token.rotated_at_ms.unwrap_or(token.created_at_ms),
             });
-            let mut s = hello_ok(hub, &p, Some(auth_v));
+            let mut s = hello_ok(hub, p, Some(auth_v));
             s.device_id = Some(device.id.clone());
             if let AuthKind::Setup(t) = kind {
                 s.setup_token_used = Some(t);
