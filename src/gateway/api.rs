@@ -50,6 +50,29 @@ impl GatewayConfig {
     }
 }
 
+/// How a pending device request was resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approved,
+    Rejected,
+}
+
+impl Decision {
+    /// The word on the wire (`device.pair.resolved.decision`) and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approved => "approved",
+            Decision::Rejected => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the gateway reports to whoever runs it. Carries no secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayEvent {
@@ -66,7 +89,7 @@ pub enum GatewayEvent {
     DevicePairResolved {
         request_id: String,
         device_id: String,
-        decision: String,
+        decision: Decision,
     },
     /// A paired device completed its handshake.
     DeviceConnected {

@@ -5,7 +5,7 @@
 //! (the console, headless mode, `clawpair gateway`): the configuration it
 //! takes, the events it reports (`api`), [`start`] and the [`GatewayHandle`].
 //!
-//! * `api` — [`GatewayConfig`], [`GatewayEvent`], [`Presence`] (plain data);
+//! * `api` — [`GatewayConfig`], [`GatewayEvent`], [`Decision`], [`Presence`] (plain data);
 //! * `server` — listener, handshake, pairing during connect, RPCs, events,
 //!   ticks, shutdown, presence, per-address limits, the single writer of
 //!   `devices/`;
@@ -23,7 +23,7 @@ pub mod server;
 pub mod setup;
 pub mod token;
 
-pub use api::{GatewayConfig, GatewayEvent, Presence};
+pub use api::{Decision, GatewayConfig, GatewayEvent, Presence};
 pub use token::resolve_token;
 
 use std::net::SocketAddr;

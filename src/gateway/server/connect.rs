@@ -19,7 +19,7 @@ use crate::error::StoreError;
 use crate::gateway::crypto;
 use crate::gateway::frames::{self, AuthParams, ConnectParams, DeviceParams, ErrorShape, Request};
 use crate::gateway::setup::{self, SetupVerdict};
-use crate::gateway::GatewayEvent;
+use crate::gateway::{Decision, GatewayEvent};
 
 /// A refused `connect`: the error answer, the close code after it, and whether
 /// it counts against the address's failed-handshake budget.
@@ -536,7 +536,7 @@ async fn accept(
             silently_approved,
         } => {
             if let Some(rid) = silently_approved {
-                announce_resolved(hub, &rid, &device.id, "approved", now());
+                announce_resolved(hub, &rid, &device.id, Decision::Approved, now()).await;
             }
             let auth_v = json!({
                 "deviceToken": token.token,

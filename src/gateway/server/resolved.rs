@@ -9,7 +9,7 @@ use super::hub::{Audience, Hub, KnownPending};
 use crate::devices::payload;
 use crate::devices::{DeviceState, PENDING_TTL_MS};
 use crate::gateway::setup;
-use crate::gateway::GatewayEvent;
+use crate::gateway::{Decision, GatewayEvent};
 
 /// Notices decisions made elsewhere (another process, the console) and sends
 /// `device.pair.resolved` for them.
@@ -33,20 +33,13 @@ pub(super) async fn watcher(hub: Arc<Hub>) {
             continue;
         };
         for (rid, device_id, decision) in resolved {
-            if decision == "rejected" {
-                let (paths, r) = (hub.paths.clone(), rid.clone());
-                let _ = tokio::task::spawn_blocking(move || {
-                    setup::void_for_request(&paths, &r, "rejected", t)
-                })
-                .await;
-            }
-            announce_resolved(&hub, &rid, &device_id, decision, t);
+            announce_resolved(&hub, &rid, &device_id, decision, t).await;
         }
     }
 }
 
 /// Requests resolved since the last look: (request id, device id, decision).
-type Resolved = Vec<(String, String, &'static str)>;
+type Resolved = Vec<(String, String, Decision)>;
 
 /// Known requests gone from `state`: approved when their device was paired
 /// since, rejected when they vanished before expiring (expired ones are not
@@ -63,29 +56,43 @@ fn notice_changes(known: &KnownPending, state: &DeviceState, t: i64) -> Resolved
             .paired_by_id(&device_id)
             .is_some_and(|d| d.approved_at_ms >= ts);
         if approved {
-            resolved.push((rid, device_id, "approved"));
+            resolved.push((rid, device_id, Decision::Approved));
         } else if t - ts <= PENDING_TTL_MS {
-            resolved.push((rid, device_id, "rejected"));
+            resolved.push((rid, device_id, Decision::Rejected));
         }
     }
     known.learn(&state.pending);
     resolved
 }
 
-/// Sends `device.pair.resolved` to pairing operators and reports it, once per request.
-pub(super) fn announce_resolved(hub: &Hub, rid: &str, device_id: &str, decision: &str, t: i64) {
+/// Follows up a decision: a rejection voids the setup token that created the
+/// request; then `device.pair.resolved` goes to pairing operators and is
+/// reported, once per request.
+pub(super) async fn announce_resolved(
+    hub: &Hub,
+    rid: &str,
+    device_id: &str,
+    decision: Decision,
+    t: i64,
+) {
+    if matches!(decision, Decision::Rejected) {
+        let (paths, r) = (hub.paths.clone(), rid.to_string());
+        let _ =
+            tokio::task::spawn_blocking(move || setup::void_for_request(&paths, &r, "rejected", t))
+                .await;
+    }
     // A request is resolved once; never announce it twice.
     if !hub.first_announcement(rid) {
         return;
     }
     hub.broadcast(
         "device.pair.resolved",
-        payload::resolved_payload(rid, device_id, decision == "approved", t),
+        payload::resolved_payload(rid, device_id, matches!(decision, Decision::Approved), t),
         Audience::Pairing,
     );
     hub.emit(GatewayEvent::DevicePairResolved {
         request_id: rid.to_string(),
         device_id: device_id.to_string(),
-        decision: decision.to_string(),
+        decision,
     });
 }

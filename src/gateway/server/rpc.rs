@@ -12,7 +12,7 @@ use super::resolved::announce_resolved;
 use crate::devices::payload;
 use crate::error::StoreError;
 use crate::gateway::frames::{self, ErrorShape, FrameError};
-use crate::gateway::setup;
+use crate::gateway::Decision;
 
 pub(super) const PAIRING_METHODS: &[&str] = &[
     "device.pair.list",
@@ -201,21 +201,19 @@ pub(super) async fn handle_rpc(hub: &Arc<Hub>, session: &Session, text: &str) ->
                         Err(e) => err(ErrorShape::new("UNAVAILABLE", e)),
                         Ok((Err(e), _)) => err(store_error(e)),
                         Ok((Ok((reply, request)), t)) => {
-                            let decision = if approve { "approved" } else { "rejected" };
-                            if !approve {
-                                let (paths, rid) = (hub.paths.clone(), request.request_id.clone());
-                                let _ = tokio::task::spawn_blocking(move || {
-                                    setup::void_for_request(&paths, &rid, "rejected", t)
-                                })
-                                .await;
-                            }
+                            let decision = if approve {
+                                Decision::Approved
+                            } else {
+                                Decision::Rejected
+                            };
                             announce_resolved(
                                 hub,
                                 &request.request_id,
                                 &request.device_id,
                                 decision,
                                 t,
-                            );
+                            )
+                            .await;
                             ok(reply)
                         }
                     }
