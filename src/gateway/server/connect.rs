@@ -3,19 +3,15 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::hello::{hello_ok, Session};
-use super::hub::{now, Audience, Hub, KnownPending};
+use super::hub::{now, Audience, Hub};
+use super::pairing::{Outcome, PairingJob};
 use super::resolved::announce_resolved;
 use super::wire::Peer;
-use crate::devices::payload;
 use crate::devices::store::RequestInput;
-use crate::devices::{
-    ConnectClaim, ConnectMeta, DeviceState, PairingReason, TokenFailure, TokenRecord,
-    PENDING_TTL_MS,
-};
-use crate::error::StoreError;
+use crate::devices::{ConnectMeta, PENDING_TTL_MS};
 use crate::gateway::crypto;
 use crate::gateway::frames::{self, AuthParams, ConnectParams, DeviceParams, ErrorShape, Request};
 use crate::gateway::setup::{self, SetupVerdict};
@@ -83,22 +79,6 @@ enum AuthKind {
     SetupAlias,
     /// A device token (`auth.deviceToken`, explicit) or `auth.token` tried as one.
     DeviceToken { token: String, explicit: bool },
-}
-
-/// What the pairing job found.
-enum Outcome {
-    AuthFailed(TokenFailure),
-    TooManyPending,
-    PairingRequired {
-        request_id: String,
-        reason: PairingReason,
-        created: bool,
-        request: Value,
-    },
-    Accepted {
-        token: TokenRecord,
-        silently_approved: Option<String>,
-    },
 }
 
 /// Answers one `connect` (spec gateway-protocol §3.5, node-pairing §4), in
@@ -368,104 +348,6 @@ async fn pairing_job(
                 counts_as_failure: false,
             })
         }
-    }
-}
-
-/// Everything the pairing decision needs, moved to the writer thread.
-struct PairingJob {
-    input: RequestInput,
-    meta: ConnectMeta,
-    role: String,
-    scopes: Vec<String>,
-    /// The device token to verify (`AuthKind::DeviceToken`).
-    device_token: Option<String>,
-    /// A spent setup token of the device it was bound to (`AuthKind::SetupAlias`).
-    alias: bool,
-    /// The address may create another pending request.
-    may_create: bool,
-    /// A local client, and local clients are approved silently.
-    silent_ok: bool,
-}
-
-impl PairingJob {
-    /// The pairing decision on the freshly read state: refuse the token, ask
-    /// for pairing (creating or refreshing the request), or accept (after a
-    /// silent approval, when allowed) with the device token for the role.
-    fn run(
-        self,
-        st: &mut DeviceState,
-        known: &KnownPending,
-        t: i64,
-    ) -> Result<Outcome, StoreError> {
-        let PairingJob {
-            input,
-            meta,
-            role,
-            scopes,
-            device_token,
-            alias,
-            may_create,
-            silent_ok,
-        } = self;
-        let device_id = input.device_id.clone();
-        if let Some(tok) = &device_token {
-            if let Err(f) = st.verify_token(&device_id, &role, tok, &scopes, t) {
-                return Ok(Outcome::AuthFailed(f));
-            }
-        }
-        if alias {
-            // Only while this very key is paired with a live token for the role.
-            let live = st.paired_by_id(&device_id).is_some_and(|d| {
-                d.public_key == input.public_key
-                    && d.token(&role).is_some_and(|r| r.revoked_at_ms.is_none())
-            });
-            if !live {
-                return Ok(Outcome::AuthFailed(TokenFailure::TokenRevoked));
-            }
-        }
-        let reason = st.pairing_reason(&ConnectClaim {
-            device_id: &input.device_id,
-            public_key: &input.public_key,
-            platform: input.platform.as_deref(),
-            device_family: input.device_family.as_deref(),
-            role: &role,
-            scopes: &scopes,
-        });
-        let mut silently_approved = None;
-        if let Some(reason) = reason {
-            let silent = silent_ok
-                && matches!(
-                    reason,
-                    PairingReason::NotPaired | PairingReason::ScopeUpgrade
-                );
-            let creating = st.pending_for_device(&device_id).is_none();
-            if creating && !may_create && !silent {
-                return Ok(Outcome::TooManyPending);
-            }
-            let mut inp = input.clone();
-            inp.silent = silent;
-            let out = st.request(inp, uuid::Uuid::new_v4().to_string(), t);
-            let rid = out.request.request_id.clone();
-            if !silent {
-                known.insert(rid.clone(), device_id.clone(), out.request.ts);
-                return Ok(Outcome::PairingRequired {
-                    request_id: rid,
-                    reason,
-                    created: out.created,
-                    request: payload::requested_payload(&out.request),
-                });
-            }
-            known.remove(&rid);
-            st.approve(&rid, crate::devices::new_token(), t)?;
-            silently_approved = Some(rid);
-        }
-        st.update_on_connect(&device_id, meta)?;
-        let (token, _) =
-            st.ensure_token(&device_id, &role, &scopes, crate::devices::new_token(), t)?;
-        Ok(Outcome::Accepted {
-            token,
-            silently_approved,
-        })
     }
 }
 

@@ -9,6 +9,7 @@
 //! * `wire` — the stream and frame helpers;
 //! * `handshake` — upgrade, challenge, first request;
 //! * `connect` — the `connect` request;
+//! * `pairing` — the pairing decision during `connect`;
 //! * `hello` — `hello-ok`;
 //! * `session` — a connected client;
 //! * `rpc` — authorisation and the RPCs;
@@ -23,6 +24,7 @@ mod handshake;
 mod hello;
 mod hub;
 mod limits;
+mod pairing;
 mod resolved;
 mod rpc;
 mod session;
