@@ -36,30 +36,65 @@ impl Failure {
     }
 }
 
-fn unauthorized(client_id: &str, kind: &str) -> ErrorShape {
-    let hint = if client_id == "cli" {
-        "set gateway.remote.token to match gateway.auth.token"
-    } else {
-        "provide gateway auth token"
-    };
-    let (msg, code, reason) = match kind {
-        "token_missing" => (
-            format!("unauthorized: gateway token missing ({hint})"),
-            "AUTH_TOKEN_MISSING",
-            "token_missing",
-        ),
-        "device_token_mismatch" => (
-            "unauthorized: device token mismatch (rotate/reissue device token)".to_string(),
-            "AUTH_DEVICE_TOKEN_MISMATCH",
-            "device_token_mismatch",
-        ),
-        _ => (
-            format!("unauthorized: gateway token mismatch ({hint})"),
-            "AUTH_TOKEN_MISMATCH",
-            "token_mismatch",
-        ),
-    };
-    ErrorShape::invalid(msg).with_details(json!({"code": code, "authReason": reason}))
+/// Why a `connect` is answered `unauthorized` (`details.code` `AUTH_*`).
+#[derive(Debug, Clone, Copy)]
+enum AuthFailure {
+    /// No token of any kind (`AUTH_TOKEN_MISSING`).
+    TokenMissing,
+    /// A wrong shared token, or `auth.token` refused as a device token too
+    /// (`AUTH_TOKEN_MISMATCH`).
+    TokenMismatch,
+    /// `auth.deviceToken` refused (`AUTH_DEVICE_TOKEN_MISMATCH`).
+    DeviceTokenMismatch,
+    /// Too many failed handshakes from the address (`AUTH_RATE_LIMITED`);
+    /// retry after this many milliseconds.
+    RateLimited { retry_after_ms: u64 },
+}
+
+impl AuthFailure {
+    /// The error answer; the hint depends on the client (`cli` or another).
+    fn answer(self, client_id: &str) -> ErrorShape {
+        let hint = if client_id == "cli" {
+            "set gateway.remote.token to match gateway.auth.token"
+        } else {
+            "provide gateway auth token"
+        };
+        let (msg, code, reason) = match self {
+            AuthFailure::TokenMissing => (
+                format!("unauthorized: gateway token missing ({hint})"),
+                "AUTH_TOKEN_MISSING",
+                "token_missing",
+            ),
+            AuthFailure::DeviceTokenMismatch => (
+                "unauthorized: device token mismatch (rotate/reissue device token)".to_string(),
+                "AUTH_DEVICE_TOKEN_MISMATCH",
+                "device_token_mismatch",
+            ),
+            AuthFailure::TokenMismatch => (
+                format!("unauthorized: gateway token mismatch ({hint})"),
+                "AUTH_TOKEN_MISMATCH",
+                "token_mismatch",
+            ),
+            AuthFailure::RateLimited { retry_after_ms } => {
+                return ErrorShape::invalid(
+                    "unauthorized: too many failed authentication attempts (retry later)",
+                )
+                .with_details(json!({"code": "AUTH_RATE_LIMITED", "authReason": "rate_limited"}))
+                .retry_after(retry_after_ms)
+            }
+        };
+        ErrorShape::invalid(msg).with_details(json!({"code": code, "authReason": reason}))
+    }
+}
+
+/// An `unauthorized` refusal, closed with 1008. Counted as a failed handshake,
+/// except the lockout answer itself.
+fn unauthorized(failure: AuthFailure, client_id: &str) -> Failure {
+    Failure {
+        error: failure.answer(client_id),
+        close_code: 1008,
+        counts_as_failure: !matches!(failure, AuthFailure::RateLimited { .. }),
+    }
 }
 
 fn device_invalid(message: &str, reason: &str) -> Failure {
@@ -126,15 +161,8 @@ fn preflight(hub: &Hub, req: &Request, peer: &Peer) -> Result<ConnectParams, Fai
         )));
     }
     if let Some(ms) = hub.locked_out(peer.ip) {
-        return Err(Failure {
-            error: ErrorShape::invalid(
-                "unauthorized: too many failed authentication attempts (retry later)",
-            )
-            .with_details(json!({"code": "AUTH_RATE_LIMITED", "authReason": "rate_limited"}))
-            .retry_after(ms),
-            close_code: 1008,
-            counts_as_failure: false,
-        });
+        let limited = AuthFailure::RateLimited { retry_after_ms: ms };
+        return Err(unauthorized(limited, &p.client.id));
     }
     Ok(p)
 }
@@ -150,7 +178,7 @@ fn without_device(
         return Ok(hello_ok(hub, p, None));
     }
     if auth.token.is_some() && !shared_ok {
-        return Err(Failure::bad(unauthorized(&p.client.id, "token_mismatch")));
+        return Err(unauthorized(AuthFailure::TokenMismatch, &p.client.id));
     }
     Err(Failure::bad(
         ErrorShape::new("NOT_PAIRED", "device identity required")
@@ -230,7 +258,7 @@ async fn authenticate(
             token: t.to_string(),
             explicit: false,
         }),
-        (None, None) => Err(Failure::bad(unauthorized(&p.client.id, "token_missing"))),
+        (None, None) => Err(unauthorized(AuthFailure::TokenMissing, &p.client.id)),
     }
 }
 
@@ -364,15 +392,12 @@ async fn accept(
     match outcome {
         Outcome::AuthFailed(reason) => {
             tracing::debug!("device token auth failed: {reason}");
-            let explicit = matches!(kind, AuthKind::DeviceToken { explicit: true, .. });
-            Err(Failure::bad(unauthorized(
-                &p.client.id,
-                if explicit {
-                    "device_token_mismatch"
-                } else {
-                    "token_mismatch"
-                },
-            )))
+            let failure = if matches!(kind, AuthKind::DeviceToken { explicit: true, .. }) {
+                AuthFailure::DeviceTokenMismatch
+            } else {
+                AuthFailure::TokenMismatch
+            };
+            Err(unauthorized(failure, &p.client.id))
         }
         Outcome::TooManyPending => Err(Failure {
             error: ErrorShape::new(
