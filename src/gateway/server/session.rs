@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::hello::Session;
 use super::hub::{now, ConnEntry, Hub};
-use super::rpc::handle_rpc;
+use super::rpc::{handle_rpc, Denied, Reply};
 use super::wire::{close, close_on_error, send_text, text_of, Incoming, Peer, Sink, Stream};
 use crate::gateway::frames;
 use crate::gateway::setup;
@@ -129,19 +129,12 @@ async fn serve(
                 while let Ok(t) = rx.try_recv() {
                     let _ = send_text(sink, t).await;
                 }
-                if let Some(e) = &reply.err {
-                    if e.message.starts_with("unauthorized role") {
-                        unauthorized_role_calls += 1;
-                    } else {
-                        unauthorized_role_calls = 0;
-                    }
+                if matches!(reply, Reply::Denied(Denied::Role(_))) {
+                    unauthorized_role_calls += 1;
                 } else {
                     unauthorized_role_calls = 0;
                 }
-                let frame = match reply.err {
-                    Some(e) => frames::res_err(&id, &e),
-                    None => frames::res_ok(&id, reply.ok.unwrap_or(Value::Null)),
-                };
+                let frame = reply.frame(&id);
                 if !send_text(sink, frame).await { break; }
                 if unauthorized_role_calls > MAX_UNAUTHORIZED_ROLE_CALLS {
                     close(sink, 1008, "repeated unauthorized calls").await;
