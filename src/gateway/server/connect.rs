@@ -361,22 +361,17 @@ async fn pairing_job(
     };
     let known = hub.known_pending();
     let outcome = hub.worker.run(move |st, t| job.run(st, &known, t)).await;
-    match outcome {
-        Ok(Ok(o)) => Ok(o),
-        other => {
-            let msg = match other {
-                Ok(Err(se)) => se.to_string(),
-                Err(s) => s,
-                Ok(Ok(_)) => String::new(),
-            };
-            tracing::warn!("pairing check failed: {msg}");
-            Err(Failure {
-                error: ErrorShape::new("UNAVAILABLE", "device store unavailable").retry_after(1000),
-                close_code: 1011,
-                counts_as_failure: false,
-            })
-        }
-    }
+    let failed = match outcome {
+        Ok(Ok(o)) => return Ok(o),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!("pairing check failed: {failed}");
+    Err(Failure {
+        error: ErrorShape::new("UNAVAILABLE", "device store unavailable").retry_after(1000),
+        close_code: 1011,
+        counts_as_failure: false,
+    })
 }
 
 /// The answer to the pairing job's outcome: `hello-ok` with the device token,

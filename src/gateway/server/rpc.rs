@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use super::hello::{health, Session};
 use super::hub::{now, Hub};
 use super::resolved::announce_resolved;
+use super::worker::WorkerError;
 use crate::devices::payload;
 use crate::error::StoreError;
 use crate::gateway::frames::{self, ErrorShape, FrameError};
@@ -288,9 +289,9 @@ fn string_param(o: &Map<String, Value>, key: &str) -> String {
 }
 
 /// The answer for a writer job's result: the writer's own failure, or the store's.
-fn stored<T>(r: Result<Result<T, StoreError>, String>) -> Result<T, ErrorShape> {
+fn stored<T>(r: Result<Result<T, StoreError>, WorkerError>) -> Result<T, ErrorShape> {
     match r {
-        Err(e) => Err(ErrorShape::new("UNAVAILABLE", e)),
+        Err(e) => Err(ErrorShape::new("UNAVAILABLE", e.to_string())),
         Ok(r) => r.map_err(store_error),
     }
 }
