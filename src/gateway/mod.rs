@@ -81,7 +81,7 @@ pub async fn start(
         Err(error) => {
             let _ = events.send(GatewayEvent::BindFailed {
                 addr: format!("{}:{}", cfg.bind, cfg.port),
-                error,
+                error: error.to_string(),
             });
             let _ = stopped_tx.send(true);
             return GatewayHandle {

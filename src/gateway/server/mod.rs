@@ -49,10 +49,15 @@ use limits::canonical_ip;
 use resolved::watcher;
 use tasks::TaskTracker;
 
-/// Starts listening on `cfg.bind`; `Err` carries the bind error text. The
-/// default loopback bind also listens on `[::1]` at the same port when it can,
-/// as OpenClaw does (clients resolving `localhost` to `::1` still connect).
-pub(super) async fn listen(cfg: &GatewayConfig) -> Result<Vec<TcpListener>, String> {
+/// The gateway's address could not be bound (its text is the OS error's).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ListenError(#[from] std::io::Error);
+
+/// Starts listening on `cfg.bind`. The default loopback bind also listens on
+/// `[::1]` at the same port when it can, as OpenClaw does (clients resolving
+/// `localhost` to `::1` still connect).
+pub(super) async fn listen(cfg: &GatewayConfig) -> Result<Vec<TcpListener>, ListenError> {
     let host = cfg
         .bind
         .trim()
@@ -65,12 +70,8 @@ pub(super) async fn listen(cfg: &GatewayConfig) -> Result<Vec<TcpListener>, Stri
         host
     };
     let primary = match addr.parse::<IpAddr>() {
-        Ok(ip) => TcpListener::bind(SocketAddr::new(ip, cfg.port))
-            .await
-            .map_err(|e| e.to_string())?,
-        Err(_) => TcpListener::bind((addr, cfg.port))
-            .await
-            .map_err(|e| e.to_string())?,
+        Ok(ip) => TcpListener::bind(SocketAddr::new(ip, cfg.port)).await?,
+        Err(_) => TcpListener::bind((addr, cfg.port)).await?,
     };
     let mut out = vec![];
     if loopback_pair {
