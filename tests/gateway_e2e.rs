@@ -4,9 +4,9 @@ mod support;
 
 use std::time::Duration;
 
-use clawpair::gateway::client::{self, ConnectAnswer, ConnectOptions};
-use clawpair::gateway::identity::DeviceIdentity;
 use clawpair::gateway::{setup, GatewayEvent};
+use clawpair::node::client::{self, ConnectAnswer, ConnectOptions};
+use clawpair::node::identity::DeviceIdentity;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use support::*;

@@ -3,8 +3,8 @@
 
 mod support;
 
-use clawpair::gateway::client::{self, ConnectOptions};
-use clawpair::gateway::identity::DeviceIdentity;
+use clawpair::node::client::{self, ConnectOptions};
+use clawpair::node::identity::DeviceIdentity;
 use futures_util::SinkExt;
 use rand::Rng;
 use serde_json::{json, Value};

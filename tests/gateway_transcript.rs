@@ -8,10 +8,10 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use clawpair::gateway::client::ClientWs;
 use clawpair::gateway::crypto::{self, SignedFields};
 use clawpair::gateway::frames::parse_connect_params;
-use clawpair::gateway::identity::DeviceIdentity;
+use clawpair::node::client::ClientWs;
+use clawpair::node::identity::DeviceIdentity;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use support::*;

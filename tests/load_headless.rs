@@ -22,8 +22,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use clawpair::devices::DeviceStore;
-use clawpair::gateway::client::{self, ClientWs, ConnectAnswer, ConnectOptions};
-use clawpair::gateway::identity::DeviceIdentity;
+use clawpair::node::client::{self, ClientWs, ConnectAnswer, ConnectOptions};
+use clawpair::node::identity::DeviceIdentity;
 use clawpair::paths::Paths;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};

@@ -24,9 +24,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clawpair::devices::DeviceStore;
-use clawpair::gateway::client::ConnectOptions;
-use clawpair::gateway::identity::DeviceIdentity;
 use clawpair::gateway::{setup, GatewayConfig};
+use clawpair::node::client::ConnectOptions;
+use clawpair::node::identity::DeviceIdentity;
 use clawpair::paths::Paths;
 use serde_json::{json, Value};
 use support::*;
@@ -206,8 +206,8 @@ fn token_comparison_is_constant_time_by_construction() {
         .iter()
         .map(|f| std::fs::read_to_string(f).unwrap())
         .collect();
-    assert!(gateway.contains("crypto::secrets_equal(t, &shared.cfg.token)"));
-    assert!(gateway.contains("crypto::secrets_equal(&device.nonce, &ctx.nonce)"));
+    assert!(gateway.contains("crypto::secrets_equal(t, &hub.cfg.token)"));
+    assert!(gateway.contains("crypto::secrets_equal(&device.nonce, &peer.nonce)"));
     // …and nothing in src compares a token with `==`/`!=` (string literals
     // and the few non-secret names below aside), nor defines a second comparison.
     let mut files = Vec::new();
@@ -261,7 +261,7 @@ fn with_device_token(t: &str) -> ConnectOptions {
     o
 }
 
-fn assert_token_refused(a: &clawpair::gateway::client::ConnectAnswer) {
+fn assert_token_refused(a: &clawpair::node::client::ConnectAnswer) {
     let (e, close) = refused(a);
     assert_eq!(
         e["message"],

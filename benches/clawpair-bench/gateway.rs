@@ -18,8 +18,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clawpair::gateway::client::{self, ConnectAnswer, ConnectOptions};
-use clawpair::gateway::identity::DeviceIdentity;
+use clawpair::node::client::{self, ConnectAnswer, ConnectOptions};
+use clawpair::node::identity::DeviceIdentity;
 
 use crate::Row;
 

@@ -9,9 +9,10 @@ use serde_json::{json, Value};
 
 use super::{CliResult, Ctx, Failure, GatewayArgs};
 use crate::clock;
-use crate::gateway::client::{self, ConnectAnswer, ConnectOptions};
 use crate::gateway::token::{resolve_token_with_source, TokenSource};
-use crate::gateway::{identity, setup, GatewayConfig, GatewayEvent};
+use crate::gateway::{setup, GatewayConfig, GatewayEvent};
+use crate::node::client::{self, ConnectAnswer, ConnectOptions};
+use crate::node::identity;
 
 /// `clawpair gateway …`.
 #[derive(Debug, Args)]

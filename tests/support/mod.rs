@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use clawpair::gateway::client::{self, ClientWs, ConnectAnswer, ConnectOptions};
-use clawpair::gateway::identity::DeviceIdentity;
 use clawpair::gateway::{start, GatewayConfig, GatewayEvent, GatewayHandle};
+use clawpair::node::client::{self, ClientWs, ConnectAnswer, ConnectOptions};
+use clawpair::node::identity::DeviceIdentity;
 use clawpair::paths::Paths;
 use futures_util::StreamExt;
 use serde_json::Value;

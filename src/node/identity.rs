@@ -7,9 +7,9 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::crypto;
 use crate::error::Result;
 use crate::fsutil;
+use crate::gateway::crypto;
 use crate::paths::Paths;
 
 /// A client's device identity.

@@ -5,14 +5,26 @@
 //! written, so nobody is told "pending" or "approved" before it is on disk.
 
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
 use crate::devices::{DeviceState, DeviceStore};
 use crate::error::StoreError;
 
+/// Why a job's result is not available.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WorkerError {
+    /// The writer thread is gone, or dropped the job (the store could not be read).
+    #[error("device store unavailable")]
+    Unavailable,
+    /// The batch write failed; every job of the batch gets the same error.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+}
+
 /// Completion of one job: called with the outcome of the batch write.
-type Completer = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Completer = Box<dyn FnOnce(Result<(), WorkerError>) + Send>;
 /// A job: runs on the freshly read state, returns its completer.
 type Job = Box<dyn FnOnce(&mut DeviceState, i64) -> Completer + Send>;
 
@@ -40,19 +52,16 @@ impl StoreWorker {
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut DeviceState, i64) -> T + Send + 'static,
-    ) -> Result<T, String> {
-        let (otx, orx) = oneshot::channel::<Result<T, String>>();
+    ) -> Result<T, WorkerError> {
+        let (otx, orx) = oneshot::channel::<Result<T, WorkerError>>();
         let job: Job = Box::new(move |st, now| {
             let out = f(st, now);
-            Box::new(move |r: Result<(), String>| {
+            Box::new(move |r: Result<(), WorkerError>| {
                 let _ = otx.send(r.map(|_| out));
             })
         });
-        self.tx
-            .send(job)
-            .map_err(|_| "device store unavailable".to_string())?;
-        orx.await
-            .map_err(|_| "device store unavailable".to_string())?
+        self.tx.send(job).map_err(|_| WorkerError::Unavailable)?;
+        orx.await.map_err(|_| WorkerError::Unavailable)?
     }
 }
 
@@ -74,14 +83,16 @@ fn run(store: DeviceStore, rx: std_mpsc::Receiver<Job>, now: fn() -> i64) {
             }
             Ok(())
         });
-        let res = res.map_err(|e| e.to_string());
+        let res = res.map_err(|e| WorkerError::Store(Arc::new(e)));
         match &res {
-            // Logged once per distinct problem, not once per second.
-            Err(e) if last_error.as_ref() != Some(e) => {
-                tracing::warn!("devices store: {e}");
-                last_error = Some(e.clone());
+            Err(e) => {
+                // Logged once per distinct problem, not once per second.
+                let text = e.to_string();
+                if last_error.as_ref() != Some(&text) {
+                    tracing::warn!("devices store: {text}");
+                    last_error = Some(text);
+                }
             }
-            Err(_) => {}
             Ok(()) => last_error = None,
         }
         for c in completers {

@@ -10,8 +10,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::crypto::{self, SignedFields};
 use super::identity::DeviceIdentity;
+use crate::gateway::crypto::{self, SignedFields};
 
 pub type ClientWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

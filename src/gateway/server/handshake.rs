@@ -1,0 +1,174 @@
+//! The WebSocket upgrade, `connect.challenge` and the first request (spec
+//! gateway-protocol §1–3.2).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::server::{
+    Request as HsRequest, Response as HsResponse,
+};
+
+use super::connect::connect;
+use super::hub::{now, Hub};
+use super::limits::canonical_ip;
+use super::session::run_session;
+use super::wire::{close, close_on_error, fail, send_text, text_of, ws_config, Incoming, Peer};
+use crate::gateway::frames::{self, ErrorShape, FrameError};
+
+/// What the upgrade request's headers say about locality.
+#[derive(Default)]
+struct Headers {
+    host: Option<String>,
+    origin: Option<String>,
+    proxied: bool,
+}
+
+/// One accepted socket, from upgrade to close, within `ip`'s socket slots.
+pub(super) async fn handle_socket(hub: Arc<Hub>, tcp: TcpStream, addr: SocketAddr) {
+    let ip = canonical_ip(addr.ip());
+    if !hub.open_addr_socket(ip) {
+        return;
+    }
+    handle_socket_inner(&hub, tcp, addr, ip).await;
+    hub.close_addr_socket(ip);
+}
+
+/// Upgrade, `connect.challenge`, the first request, `connect`, then the session.
+async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, ip: IpAddr) {
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(hub.cfg.handshake_timeout_ms);
+    let mut hdr = Headers::default();
+    let cb = |req: &HsRequest, resp: HsResponse| {
+        let h = req.headers();
+        let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+        hdr.host = get("host");
+        hdr.origin = get("origin");
+        hdr.proxied = ["x-forwarded-for", "x-real-ip", "x-forwarded-host"]
+            .iter()
+            .any(|k| h.contains_key(*k));
+        Ok(resp)
+    };
+    let accepted = tokio::time::timeout_at(
+        deadline,
+        Box::pin(tokio_tungstenite::accept_hdr_async_with_config(
+            tcp,
+            cb,
+            Some(ws_config(&hub.cfg)),
+        )),
+    )
+    .await;
+    let ws = match accepted {
+        Ok(Ok(ws)) => ws,
+        _ => {
+            hub.record_failure(ip);
+            return;
+        }
+    };
+    let (mut sink, mut stream) = ws.split();
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let challenge = frames::event(
+        "connect.challenge",
+        json!({"nonce": nonce, "ts": now()}),
+        None,
+    );
+    if !send_text(&mut sink, challenge).await {
+        return;
+    }
+    let local = is_local(ip, &hdr);
+    let mut shutdown = hub.shutdown_signal();
+    // Handshake: the first request must be `connect`.
+    let first = loop {
+        tokio::select! {
+            _ = shutdown.changed() => {
+                close(&mut sink, 1012, "service restart").await;
+                return;
+            }
+            r = tokio::time::timeout_at(deadline, stream.next()) => match r {
+                Err(_) => {
+                    hub.record_failure(ip);
+                    close(&mut sink, 1000, "").await;
+                    return;
+                }
+                Ok(None) => return,
+                Ok(Some(Err(e))) => {
+                    hub.record_failure(ip);
+                    close_on_error(&mut sink, &e).await;
+                    return;
+                }
+                Ok(Some(Ok(msg))) => match text_of(msg) {
+                    Incoming::Text(t) => break t,
+                    Incoming::Skip => continue,
+                    Incoming::Closed => return,
+                    Incoming::NotText => {
+                        hub.record_failure(ip);
+                        close(&mut sink, 1003, "unsupported data").await;
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let req = match frames::parse_request(&first) {
+        Ok(r) => r,
+        Err(FrameError::NotJson) => {
+            hub.record_failure(ip);
+            close(&mut sink, 1000, "").await;
+            return;
+        }
+        Err(FrameError::Invalid { .. }) => {
+            hub.record_failure(ip);
+            close(&mut sink, 1008, "invalid request frame").await;
+            return;
+        }
+    };
+    if req.method != "connect" {
+        hub.record_failure(ip);
+        let e = ErrorShape::invalid("invalid handshake: first request must be connect");
+        fail(&mut sink, &req.id, &e, 1008).await;
+        return;
+    }
+    let peer = Peer {
+        ip,
+        addr,
+        local,
+        origin: hdr.origin.clone(),
+        nonce,
+    };
+    // Boxed: the connect state machine is large and short-lived; the session task keeps only what it needs.
+    let session = match Box::pin(connect(hub, &req, &peer)).await {
+        Ok(s) => s,
+        Err(f) => {
+            if f.counts_as_failure {
+                hub.record_failure(ip);
+            }
+            fail(&mut sink, &req.id, &f.error, f.close_code).await;
+            return;
+        }
+    };
+    run_session(hub, sink, stream, req.id, session, peer).await;
+}
+
+/// Local per spec node-pairing §7 (no trusted proxies are configured here).
+fn is_local(ip: IpAddr, hdr: &Headers) -> bool {
+    if !ip.is_loopback() || hdr.proxied {
+        return false;
+    }
+    let Some(host) = hdr.host.as_deref() else {
+        return true;
+    };
+    let host = host.trim().to_ascii_lowercase();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("").to_string()
+    } else {
+        host.rsplit_once(':')
+            .map(|(h, _)| h.to_string())
+            .unwrap_or(host.clone())
+    };
+    name == "localhost"
+        || name.ends_with(".ts.net")
+        || name.parse::<IpAddr>().is_ok_and(|a| a.is_loopback())
+}
