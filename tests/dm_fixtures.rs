@@ -1,4 +1,4 @@
-//! DM pairing conformance: every expectation in `shared/fixtures/dm/README.md`,
+//! DM pairing conformance: every expectation in `tests/fixtures/dm/README.md`,
 //! run against the real `clawpair` binary (or the store for operations the CLI
 //! has no verb for) in a temp state dir with the clock frozen via `CLAWPAIR_NOW`.
 //!
@@ -13,7 +13,8 @@ use std::process::Command;
 
 use clawpair::dm::DmStore;
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/dm");
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -39,7 +40,11 @@ impl Env {
 
     fn put(&self, name: &str, fixture: &str) {
         fs::create_dir_all(self.creds()).unwrap();
-        fs::copy(format!("{FIX}/{fixture}"), self.creds().join(name)).unwrap();
+        fs::copy(
+            fixtures::path(&format!("dm/{fixture}")),
+            self.creds().join(name),
+        )
+        .unwrap();
     }
 
     fn read(&self, name: &str) -> String {
@@ -74,7 +79,7 @@ impl Env {
 }
 
 fn fixture(rel: &str) -> String {
-    fs::read_to_string(format!("{FIX}/{rel}")).unwrap()
+    fixtures::read(&format!("dm/{rel}"))
 }
 
 fn ms(iso: &str) -> i64 {
