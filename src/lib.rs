@@ -3,6 +3,7 @@
 //! OpenClaw 2026.2.26.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod clipboard;
 pub mod clock;

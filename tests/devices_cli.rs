@@ -198,11 +198,76 @@ fn approve_without_id_takes_newest_ts() {
         clawpair::jsonfmt::to_pretty(&pending),
     )
     .unwrap();
+    // No id with two pending: both listed, none approved (OpenClaw 2026.9).
+    let before = st.files();
+    let o = st.run(1_795_469_144_050, &["devices", "approve"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.starts_with("clawpair: 2 pending device pairing requests; approved none. Choose one:\n"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("clawpair devices approve {rid}")),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("clawpair devices approve {REQ}")),
+        "{e}"
+    );
+    assert!(e.contains("--latest"), "{e}");
+    assert!(stdout(&o).is_empty());
+    assert_eq!(st.files(), before, "nothing approved");
     let o = st.run(1_795_469_144_100, &["devices", "approve", "--latest"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), fixture("cli/devices-approve-latest.txt"));
+    // With exactly one it says which it approved.
     let o = st.run(1_795_469_144_200, &["devices", "approve"]);
     assert_eq!(stdout(&o), format!("Approved {NODE} ({REQ})\n"));
+    assert!(
+        stderr(&o).starts_with("clawpair: approving the only pending request: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ids_by_prefix_fingerprint_or_name_say_what_they_matched() {
+    let st = State::new(Some("pending.json"), Some(paired_at_listing()));
+    // A request by the prefix of its id.
+    let o = st.run(APPROVED_AT, &["devices", "approve", &REQ[..8]]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("Approved {NODE} ({REQ})\n"));
+    assert!(
+        stderr(&o).contains(&format!("\"{}\" matched ", &REQ[..8])),
+        "{}",
+        stderr(&o)
+    );
+    // A paired device by its fingerprint, then an unknown name with the closest.
+    let fp = clawpair::devices::model::short_fingerprint(NODE);
+    let o = st.run(
+        APPROVED_AT,
+        &["devices", "revoke", "--device", &fp, "--role", "node"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("matched"), "{}", stderr(&o));
+    let o = st.run(APPROVED_AT, &["devices", "remove", "no-such-name"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("\"no-such-name\"; closest: "),
+        "{}",
+        stderr(&o)
+    );
+    // Every decision is in the history, none with a token.
+    let log = fs::read_to_string(st.dir().join("clawpair-audit.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(log.contains(r#""action":"approve""#) && log.contains(r#""action":"revoke""#));
+    let paired = st.file("paired.json");
+    let token = json(&paired)[NODE]["tokens"]["node"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!log.contains(&token));
 }
 
 #[test]
@@ -216,7 +281,12 @@ fn reject_text_json_and_unknown() {
     let before = st.files();
     let o = st.run(LISTED_AT, &["devices", "reject", REQ]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr(&o), "clawpair: unknown requestId\n");
+    // OpenClaw's message first, then the value and what is there.
+    assert!(
+        stderr(&o).starts_with("clawpair: unknown requestId: no pending request matches"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stdout(&o).is_empty());
     assert_eq!(st.files(), before, "files unchanged");
 
@@ -235,7 +305,13 @@ fn remove_text_json_and_unknown() {
     let before = st.files();
     let o = st.run(LISTED_AT, &["devices", "remove", NODE, "--json"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr(&o), "clawpair: unknown deviceId\n");
+    let e = stderr(&o);
+    assert!(
+        e.starts_with(&format!(
+            "clawpair: unknown deviceId: no paired device matches \"{NODE}\"; closest: "
+        )),
+        "{e}"
+    );
     assert_eq!(st.files(), before);
     let cli = "05a4972ab14700f552295c928e154f9ff853e7f8788441ceb598d5c438f50c2c";
     let o = st.run(LISTED_AT, &["devices", "remove", cli, "--json"]);
@@ -295,7 +371,11 @@ fn rotate_and_revoke_print_real_payloads() {
     ] {
         let o = st.run(1_795_469_182_000, args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
-        assert_eq!(stderr(&o), "clawpair: unknown deviceId/role\n");
+        assert!(
+            stderr(&o).starts_with("clawpair: unknown deviceId/role"),
+            "{}",
+            stderr(&o)
+        );
         assert!(stdout(&o).is_empty());
     }
     assert_eq!(st.files(), before);

@@ -785,8 +785,15 @@ fn g_cli_messages_without_plugins() {
             );
         }
     };
-    check("list-no-channel", &["pairing", "list"], 1);
-    check("list-invalid-channel", &["pairing", "list", "Bad!"], 1);
+    // Without a channel (and no config naming one), clawpair lists every
+    // channel with requests; OpenClaw asks for a channel.
+    let o = e.run(at, &["pairing", "list"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "No pending pairing requests.\n")
+    );
+    // An invalid channel is a usage error: exit 2 (OpenClaw uses 1).
+    check("list-invalid-channel", &["pairing", "list", "Bad!"], 2);
     // Usage errors exit 2 in clawpair (OpenClaw uses 1 for everything).
     check("approve-no-args", &["pairing", "approve"], 2);
     check(

@@ -33,17 +33,7 @@ impl DmRequest {
 
     /// A human name from meta: `name`, else first + last name.
     pub fn display_name(&self) -> Option<String> {
-        if let Some(n) = self.meta("name").or_else(|| self.meta("displayName")) {
-            return Some(n.to_string());
-        }
-        let first = self.meta("firstName");
-        let last = self.meta("lastName");
-        match (first, last) {
-            (Some(f), Some(l)) => Some(format!("{f} {l}")),
-            (Some(f), None) => Some(f.to_string()),
-            (None, Some(l)) => Some(l.to_string()),
-            (None, None) => None,
-        }
+        display_name_of(&self.meta)
     }
 
     pub fn username(&self) -> Option<&str> {
@@ -68,6 +58,26 @@ impl DmRequest {
 
     pub fn account_label(&self) -> &str {
         self.account.as_deref().unwrap_or("default")
+    }
+}
+
+/// A human name from a DM request's meta: `name` (or `displayName`), else
+/// first + last name.
+pub fn display_name_of(meta: &[(String, String)]) -> Option<String> {
+    let get = |key: &str| {
+        meta.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.trim().is_empty())
+    };
+    if let Some(n) = get("name").or_else(|| get("displayName")) {
+        return Some(n.to_string());
+    }
+    match (get("firstName"), get("lastName")) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (Some(f), None) => Some(f.to_string()),
+        (None, Some(l)) => Some(l.to_string()),
+        (None, None) => None,
     }
 }
 

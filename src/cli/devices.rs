@@ -10,11 +10,13 @@ use std::io::Write;
 
 use super::table::{self, Column};
 use super::{CliResult, Ctx, Failure};
+use crate::audit::{Action, Subject};
 use crate::clock;
 use crate::devices::payload;
 use crate::devices::payload::list_payload_of;
+use crate::devices::pick::{self, How};
 use crate::devices::store::DeviceStore;
-use crate::devices::{new_token, DeviceState, PairedDevice, PendingRequest};
+use crate::devices::{new_token, DeviceState, PairedDevice, PendingRequest, TokenRecord};
 use crate::jsonfmt;
 use crate::sanitize::for_terminal;
 use clap::Subcommand;
@@ -109,17 +111,26 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
         }
         DevicesCommand::Approve {
             request_id,
-            latest: _,
+            latest,
             json,
             repair,
         } => {
             maybe_repair(&store, repair, now)?;
+            let chosen = match &request_id {
+                Some(given) => Chosen::Given(given.clone()),
+                None if latest => Chosen::Latest,
+                None => only_pending(&store, now)?,
+            };
             let token = new_token();
-            let approved = store.decide(now, |st| {
-                let id = match &request_id {
-                    Some(id) => id.clone(),
-                    None => match st.latest_pending() {
-                        Some(p) => p.request_id.clone(),
+            let (approved, how) = store.decide(now, |st| {
+                let (id, how) = match &chosen {
+                    Chosen::Given(given) => {
+                        let (p, how) = pick::pending(st, given)?;
+                        (p.request_id.clone(), how)
+                    }
+                    Chosen::Only(id) => (id.clone(), How::Exact),
+                    Chosen::Latest => match st.latest_pending() {
+                        Some(p) => (p.request_id.clone(), How::Exact),
                         None => {
                             return Err(crate::error::StoreError::NotFound(
                                 NOTHING_TO_APPROVE.to_string(),
@@ -127,8 +138,29 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
                         }
                     },
                 };
-                st.approve(&id, token.clone(), now)
+                st.approve(&id, token.clone(), now).map(|a| (a, how))
             })?;
+            let r = &approved.request;
+            if let Some(given) = request_id.as_deref().filter(|_| how != How::Exact) {
+                say_matched(
+                    given,
+                    r.display_name.as_deref(),
+                    &r.device_id,
+                    &r.request_id,
+                );
+            } else if matches!(chosen, Chosen::Only(_)) {
+                eprintln!(
+                    "clawpair: approving the only pending request: {}",
+                    pending_summary(r, now)
+                );
+            }
+            let mut subject =
+                Subject::device(&r.device_id, r.display_name.as_deref(), Some(&r.request_id));
+            if let Subject::Device { roles, scopes, .. } = &mut subject {
+                *roles = crate::runtime::source::files::device_request(r.clone()).roles;
+                *scopes = r.scopes.clone().unwrap_or_default();
+            }
+            super::record(ctx, Action::Approve, subject);
             if json {
                 emit(&jsonfmt::to_pretty_nl(&payload::approve_payload(&approved)))
             } else {
@@ -145,7 +177,28 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
             repair,
         } => {
             maybe_repair(&store, repair, now)?;
-            let req = store.reject(&request_id, now)?;
+            let (req, how) = store.decide(now, |st| {
+                let (p, how) = pick::pending(st, &request_id)?;
+                let id = p.request_id.clone();
+                st.reject(&id).map(|r| (r, how))
+            })?;
+            if how != How::Exact {
+                say_matched(
+                    &request_id,
+                    req.display_name.as_deref(),
+                    &req.device_id,
+                    &req.request_id,
+                );
+            }
+            super::record(
+                ctx,
+                Action::Reject,
+                Subject::device(
+                    &req.device_id,
+                    req.display_name.as_deref(),
+                    Some(&req.request_id),
+                ),
+            );
             if json {
                 emit(&jsonfmt::to_pretty_nl(&payload::reject_payload(&req)))
             } else {
@@ -158,7 +211,19 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
             repair,
         } => {
             maybe_repair(&store, repair, now)?;
-            let dev = store.remove(&device_id, now)?;
+            let (dev, how) = store.decide(now, |st| {
+                let (d, how) = pick::paired(st, &device_id)?;
+                let id = d.device_id.clone();
+                st.remove(&id).map(|d| (d, how))
+            })?;
+            if how != How::Exact {
+                say_matched(&device_id, dev.display_name.as_deref(), &dev.device_id, "");
+            }
+            super::record(
+                ctx,
+                Action::Remove,
+                Subject::device(&dev.device_id, dev.display_name.as_deref(), None),
+            );
             if json {
                 emit(&jsonfmt::to_pretty_nl(&payload::remove_payload(&dev)))
             } else {
@@ -178,10 +243,18 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
             } else {
                 Some(scopes)
             };
-            let rec = store.rotate(&device, &role, scopes, now)?;
-            emit(&jsonfmt::to_pretty_nl(&payload::rotate_payload(
-                &device, &rec,
-            )))
+            let token = new_token();
+            let (rec, id, name, how) = store.decide(now, |st| {
+                let (d, how) = pick::token_owner(st, &device)?;
+                let (id, name) = (d.device_id.clone(), d.display_name.clone());
+                st.rotate(&id, &role, scopes.clone(), token.clone(), now)
+                    .map(|r| (r, id, name, how))
+            })?;
+            if how != How::Exact {
+                say_matched(&device, name.as_deref(), &id, "");
+            }
+            super::record(ctx, Action::Rotate, token_subject(&id, name, &rec));
+            emit(&jsonfmt::to_pretty_nl(&payload::rotate_payload(&id, &rec)))
         }
         DevicesCommand::Revoke {
             device,
@@ -190,12 +263,93 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
             repair,
         } => {
             maybe_repair(&store, repair, now)?;
-            let rec = store.revoke(&device, &role, now)?;
-            emit(&jsonfmt::to_pretty_nl(&payload::revoke_payload(
-                &device, &rec,
-            )))
+            let (rec, id, name, how) = store.decide(now, |st| {
+                let (d, how) = pick::token_owner(st, &device)?;
+                let (id, name) = (d.device_id.clone(), d.display_name.clone());
+                st.revoke(&id, &role, now).map(|r| (r, id, name, how))
+            })?;
+            if how != How::Exact {
+                say_matched(&device, name.as_deref(), &id, "");
+            }
+            super::record(ctx, Action::Revoke, token_subject(&id, name, &rec));
+            emit(&jsonfmt::to_pretty_nl(&payload::revoke_payload(&id, &rec)))
         }
     }
+}
+
+/// Which request `devices approve` works on.
+enum Chosen {
+    Given(String),
+    /// No id given and exactly this one was pending.
+    Only(String),
+    Latest,
+}
+
+/// `devices approve` with no id: the one pending request, else nothing (as
+/// OpenClaw 2026.9): with several, they are listed and none is approved.
+fn only_pending(store: &DeviceStore, now: i64) -> Result<Chosen, Failure> {
+    let st = store.load(now)?;
+    let pending = st.pending_newest_first();
+    match pending.as_slice() {
+        [] => Err(Failure::error(NOTHING_TO_APPROVE)),
+        [one] => Ok(Chosen::Only(one.request_id.clone())),
+        many => {
+            let mut more = String::new();
+            for p in many {
+                more.push_str(&format!(
+                    "  clawpair devices approve {}   {}\n",
+                    for_terminal(&p.request_id),
+                    pending_summary(p, now)
+                ));
+            }
+            more.push_str("or approve the newest with: clawpair devices approve --latest\n");
+            Err(Failure::error(format!(
+                "{} pending device pairing requests; approved none. Choose one:",
+                many.len()
+            ))
+            .with_more(more))
+        }
+    }
+}
+
+/// `studio-mac (key 9aee:8cff:109f:16dc) · macos · from 192.168.1.20 · 3m ago`.
+fn pending_summary(p: &PendingRequest, now: i64) -> String {
+    let mut parts = vec![pick::label(p.display_name.as_deref(), &p.device_id)];
+    if let Some(pl) = &p.platform {
+        parts.push(for_terminal(pl));
+    }
+    if p.is_repair {
+        parts.push("repair (key changed)".into());
+    }
+    if let Some(ip) = &p.remote_ip {
+        parts.push(format!("from {}", for_terminal(ip)));
+    }
+    parts.push(format_age(now, p.ts));
+    parts.join(" · ")
+}
+
+/// Says, on stderr, what a prefix or name matched.
+fn say_matched(given: &str, name: Option<&str>, device_id: &str, request_id: &str) {
+    let what = if request_id.is_empty() {
+        format!("device {}", for_terminal(device_id))
+    } else {
+        format!("request {}", for_terminal(request_id))
+    };
+    eprintln!(
+        "clawpair: \"{}\" matched {} ({what})",
+        for_terminal(given.trim()),
+        pick::label(name, device_id)
+    );
+}
+
+/// A device token's subject: device, role and the scopes of the token.
+fn token_subject(device_id: &str, name: Option<String>, rec: &TokenRecord) -> Subject {
+    let mut s = Subject::device(device_id, name.as_deref(), None);
+    if let Subject::Device { role, scopes, .. } = &mut s {
+        *role = Some(rec.role.clone());
+        *scopes = rec.scopes.clone();
+    }
+    s
 }
 
 fn maybe_repair(store: &DeviceStore, repair: bool, now: i64) -> CliResult {

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::table::{self, Column};
 use super::{CliResult, Ctx, Failure};
+use crate::audit::{Action, Subject};
 use crate::clock;
 use crate::dm::{keys, normalize, DmStore, PairingRequest};
 use crate::sanitize::for_terminal;
@@ -103,9 +104,13 @@ pub fn run(ctx: &Ctx, cmd: PairingCommand) -> CliResult {
             opts,
             json,
         } => {
-            let channel =
-                resolve_channel(&store, opts.channel.as_deref().or(channel_arg.as_deref()))?;
+            let given = opts.channel.as_deref().or(channel_arg.as_deref());
             let account = blank_to_none(opts.account.as_deref());
+            let given = given.map(str::trim).filter(|c| !c.is_empty());
+            if given.is_none() && store.loaded_channels().len() != 1 {
+                return list_all(&store, account, json, now);
+            }
+            let channel = resolve_channel(&store, given)?;
             let requests = store.list(&channel, account, now)?;
             if json {
                 let list: Vec<Value> = requests.iter().map(|r| r.raw.clone()).collect();
@@ -124,10 +129,10 @@ pub fn run(ctx: &Ctx, cmd: PairingCommand) -> CliResult {
             Ok(())
         }
         PairingCommand::Approve { args, opts, write } => {
-            decide(store, true, &args, &opts, &write, now)
+            decide(ctx, store, true, &args, &opts, &write, now)
         }
         PairingCommand::Reject { args, opts, write } => {
-            decide(store, false, &args, &opts, &write, now)
+            decide(ctx, store, false, &args, &opts, &write, now)
         }
         PairingCommand::Request {
             channel,
@@ -184,6 +189,16 @@ pub fn run(ctx: &Ctx, cmd: PairingCommand) -> CliResult {
                     keys::request_account(account)
                 )));
             }
+            super::record(
+                ctx,
+                Action::Revoke,
+                Subject::dm(
+                    &channel,
+                    Some(&keys::request_account(account)),
+                    &entry,
+                    None,
+                ),
+            );
             let names: Vec<String> = removed
                 .iter()
                 .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -198,8 +213,51 @@ pub fn run(ctx: &Ctx, cmd: PairingCommand) -> CliResult {
     }
 }
 
+/// `pairing list` with no channel (and not exactly one enabled in
+/// openclaw.json): every channel that has pending requests.
+fn list_all(store: &DmStore, account: Option<&str>, json: bool, now: i64) -> CliResult {
+    let mut found = Vec::new();
+    for ch in store.channels()? {
+        if ch.pairing.is_none() {
+            continue;
+        }
+        let requests = store.list(&ch.channel, account, now)?;
+        if !requests.is_empty() {
+            found.push((ch.channel, requests));
+        }
+    }
+    if json {
+        let channels: Vec<Value> = found
+            .iter()
+            .map(|(c, r)| {
+                let list: Vec<Value> = r.iter().map(|r| r.raw.clone()).collect();
+                json!({"channel": c, "requests": list})
+            })
+            .collect();
+        print!(
+            "{}",
+            crate::jsonfmt::to_pretty_nl(&json!({ "channels": channels }))
+        );
+    } else if found.is_empty() {
+        println!("No pending pairing requests.");
+    } else {
+        for (i, (channel, requests)) in found.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            println!("Channel {channel}");
+            print!(
+                "{}",
+                render_requests(store, channel, requests, table::target_width())
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `approve` (allow the sender) or `reject` (dismiss the request) by code.
 fn decide(
+    ctx: &Ctx,
     store: DmStore,
     approve: bool,
     args: &[String],
@@ -211,15 +269,31 @@ fn decide(
     let (channel, code) = channel_and_code(&store, verb, args, opts.channel.as_deref())?;
     let store = store.with_repair(write.repair);
     let account = blank_to_none(opts.account.as_deref());
-    let sender = if approve {
-        store.approve(&channel, &code, account, now)?.map(|a| a.id)
+    let taken = if approve {
+        store
+            .approve(&channel, &code, account, now)?
+            .map(|a| a.entry)
     } else {
-        store.reject(&channel, &code, account, now)?.map(|r| r.id)
+        store.reject(&channel, &code, account, now)?
     };
-    match sender {
-        Some(id) => {
-            let done = if approve { "Approved" } else { "Rejected" };
-            println!("{done} {channel} sender {}.", for_terminal(&id));
+    match taken {
+        Some(r) => {
+            let (done, action) = if approve {
+                ("Approved", Action::Approve)
+            } else {
+                ("Rejected", Action::Reject)
+            };
+            super::record(
+                ctx,
+                action,
+                Subject::dm(
+                    &channel,
+                    account.or(r.account.as_deref()),
+                    &r.id,
+                    crate::app::rows::display_name_of(&r.meta),
+                ),
+            );
+            println!("{done} {channel} sender {}.", for_terminal(&r.id));
             Ok(())
         }
         None => Err(Failure::error(format!(
@@ -240,7 +314,7 @@ fn resolve_channel(store: &DmStore, given: Option<&str>) -> Result<String, Failu
         if loaded.len() == 1 {
             return Ok(loaded[0].clone());
         }
-        return Err(Failure::error(format!(
+        return Err(Failure::usage(format!(
             "Channel required. Use --channel <channel> or pass it as the first argument (expected one of: {})",
             loaded.join(", ")
         )));
@@ -249,7 +323,7 @@ fn resolve_channel(store: &DmStore, given: Option<&str>) -> Result<String, Failu
     if keys::is_valid_channel_id(&lowered) {
         Ok(lowered)
     } else {
-        Err(Failure::error(format!(
+        Err(Failure::usage(format!(
             "Invalid channel: {}",
             for_terminal(&lowered)
         )))

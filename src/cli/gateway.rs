@@ -188,9 +188,10 @@ fn log_event(e: &GatewayEvent) {
 }
 
 pub fn run_setup_code(ctx: &Ctx, a: SetupCodeArgs) -> CliResult {
-    let ttl = setup::parse_duration_ms(&a.ttl).ok_or_else(|| {
-        Failure::usage(format!("invalid --ttl: {} (use e.g. 10m, 90s, 1h)", a.ttl))
-    })?;
+    let ttl = super::validate::setup_ttl(&a.ttl)?;
+    if let Some(u) = &a.url {
+        super::validate::gateway_url(u)?;
+    }
     let chosen = setup::choose_url(a.url.as_deref(), &a.bind, a.port).map_err(Failure::usage)?;
     if let Some(w) = &chosen.warning {
         eprintln!("{w}");
@@ -198,6 +199,15 @@ pub fn run_setup_code(ctx: &Ctx, a: SetupCodeArgs) -> CliResult {
     let now = clock::now_ms();
     let t = setup::create(&ctx.paths, ttl, now)?;
     let code = setup::encode(&chosen.url, &t.token);
+    super::record(
+        ctx,
+        crate::audit::Action::SetupCodeIssued,
+        crate::audit::Subject::SetupCode {
+            url: Some(chosen.url.clone()),
+            expires: Some(clock::format_iso_ms(t.expires_at_ms)),
+            device_id: None,
+        },
+    );
     if a.json {
         let v = json!({
             "setupCode": code,

@@ -14,7 +14,9 @@ pub mod devices;
 pub mod dm;
 pub mod doctor;
 pub mod gateway;
+pub mod history;
 pub mod table;
+pub mod validate;
 
 /// Terminal approval console for OpenClaw DM pairing and node device pairing.
 #[derive(Debug, Parser)]
@@ -98,6 +100,9 @@ pub enum Command {
     SetupCode(gateway::SetupCodeArgs),
     /// Join a gateway as a headless node using a setup code.
     Join(gateway::JoinArgs),
+    /// The decision history: every approval, rejection, removal, revocation,
+    /// rotation and setup code, who made it and where.
+    History(history::HistoryArgs),
 }
 
 /// Everything a subcommand needs from the global flags.
@@ -110,6 +115,8 @@ pub struct Ctx {
 pub struct Failure {
     pub message: String,
     pub code: u8,
+    /// Printed as it is after the one line (a list to choose from).
+    pub more: Option<String>,
 }
 
 impl Failure {
@@ -118,6 +125,7 @@ impl Failure {
         Failure {
             message: message.into(),
             code: 1,
+            more: None,
         }
     }
     /// Exit 2: the command line itself is wrong.
@@ -125,7 +133,30 @@ impl Failure {
         Failure {
             message: message.into(),
             code: 2,
+            more: None,
         }
+    }
+    /// Lines printed after the message (already sanitised, ending in a newline).
+    pub fn with_more(mut self, more: impl Into<String>) -> Self {
+        self.more = Some(more.into());
+        self
+    }
+}
+
+/// Appends a decision this command made to the audit log beside the state
+/// dir. The decision stands whatever happens here; a failure to record it is
+/// said on stderr.
+pub fn record(ctx: &Ctx, action: crate::audit::Action, subject: crate::audit::Subject) {
+    use crate::audit::{self, Place, Record, Via};
+    let place = Place::Local(ctx.paths.state_dir.clone());
+    let rec = Record::new(crate::clock::now_ms(), action, subject, Via::Cli, &place);
+    let path = place.log_path();
+    match audit::append(&path, &rec) {
+        Ok(()) => tracing::debug!("recorded {} in {}", action.as_str(), path.display()),
+        Err(e) => eprintln!(
+            "clawpair: warning: done, but not recorded in the decision history: {}",
+            e.to_string().replace('\n', " ")
+        ),
     }
 }
 
@@ -144,6 +175,18 @@ pub fn tokio_runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::error(format!("cannot start the async runtime: {e}")))
+}
+
+/// Writes command output to stdout. A closed pipe (`clawpair … | head`)
+/// ends the output quietly; other write errors are failures.
+pub fn write_stdout(text: &str) -> CliResult {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::error(format!("cannot write output: {e}"))),
+    }
 }
 
 /// Parses the process arguments and runs the chosen mode.
@@ -168,6 +211,9 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("clawpair: {}", f.message.replace('\n', " "));
+            if let Some(more) = &f.more {
+                eprint!("{more}");
+            }
             ExitCode::from(f.code)
         }
     }
@@ -182,6 +228,7 @@ fn run(ctx: &Ctx, command: Option<Command>, console: &ConsoleArgs) -> CliResult 
         Some(Command::Gateway(cmd)) => gateway::run_gateway(ctx, cmd),
         Some(Command::SetupCode(a)) => gateway::run_setup_code(ctx, a),
         Some(Command::Join(a)) => gateway::run_join(ctx, a),
+        Some(Command::History(a)) => history::run(ctx, a),
         None => console::run(ctx, console),
     }
 }

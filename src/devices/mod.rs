@@ -9,6 +9,7 @@
 
 pub mod model;
 pub mod payload;
+pub mod pick;
 pub mod state;
 pub mod store;
 
