@@ -489,7 +489,7 @@ fn append_with(path: &Path, rec: &Record, keep: impl Fn(&[Record]) -> bool) -> R
             rotate(path)?;
             continue;
         }
-        let recent = tail_records(&mut f, 256 * 1024);
+        let recent = tail_records(&mut f, 64 * 1024);
         if !keep(&recent) {
             return Ok(false);
         }

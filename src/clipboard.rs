@@ -23,7 +23,7 @@ pub struct MemoryClipboard {
 impl Clipboard for MemoryClipboard {
     fn copy(&mut self, text: &str) -> Result<String, String> {
         self.copied.push(text.to_string());
-        Ok("memory".into())
+        Ok("copied (to memory)".into())
     }
 }
 
@@ -75,10 +75,43 @@ pub fn tmux_wrap(seq: &str) -> String {
     )
 }
 
+/// What a copy through OSC 52 can honestly say: the terminal never answers.
+pub const OSC_SENT: &str =
+    "sent to the terminal's clipboard (OSC 52); the terminal cannot confirm it arrived";
+
+/// tmux's `set-clipboard` option (`on`, `external`, `off`), asked once.
+fn tmux_set_clipboard() -> String {
+    std::process::Command::new("tmux")
+        .args(["show-options", "-gv", "set-clipboard"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The copy's outcome inside tmux, given its `set-clipboard` option.
+pub fn osc_through_tmux(set_clipboard: &str) -> String {
+    match set_clipboard {
+        "on" | "external" => format!("{OSC_SENT} (through tmux)"),
+        "off" => format!(
+            "{OSC_SENT}, but tmux has set-clipboard off and will not pass it on: run \
+             `tmux set -g set-clipboard on` (and add `set -g set-clipboard on` to ~/.tmux.conf)"
+        ),
+        _ => format!(
+            "{OSC_SENT}; inside tmux it arrives only with set-clipboard on (`tmux set -g set-clipboard on`)"
+        ),
+    }
+}
+
 /// The real clipboard.
 pub struct SystemClipboard {
     route: Route,
     in_tmux: bool,
+    /// tmux's set-clipboard, once asked.
+    tmux_clipboard: Option<String>,
     /// Created on first use, then kept until the process ends.
     arboard: Option<arboard::Clipboard>,
     out: Box<dyn Write + Send>,
@@ -90,6 +123,7 @@ impl SystemClipboard {
         SystemClipboard {
             route: route(&env),
             in_tmux: env("TMUX").is_some_and(|v| !v.is_empty()),
+            tmux_clipboard: None,
             arboard: None,
             out,
         }
@@ -101,11 +135,15 @@ impl SystemClipboard {
             .write_all(seq.as_bytes())
             .and_then(|_| self.out.flush())
             .map_err(|e| e.to_string())?;
-        Ok(if self.in_tmux {
-            "terminal clipboard via OSC 52 through tmux".into()
-        } else {
-            "terminal clipboard via OSC 52".into()
-        })
+        if !self.in_tmux {
+            return Ok(OSC_SENT.into());
+        }
+        if self.tmux_clipboard.is_none() {
+            self.tmux_clipboard = Some(tmux_set_clipboard());
+        }
+        Ok(osc_through_tmux(
+            self.tmux_clipboard.as_deref().unwrap_or(""),
+        ))
     }
 
     fn system(&mut self, text: &str) -> Result<(), String> {
@@ -151,11 +189,11 @@ impl Clipboard for SystemClipboard {
         match self.route {
             Route::Osc52 => self.osc(text),
             Route::System => match self.system(text) {
-                Ok(()) => Ok("system clipboard".into()),
+                Ok(()) => Ok("copied to the system clipboard".into()),
                 Err(e) => {
                     tracing::debug!("system clipboard failed ({e}); using OSC 52");
                     self.osc(text)
-                        .map(|p| format!("{p}; system clipboard failed: {e}"))
+                        .map(|p| format!("{p} (the system clipboard failed: {e})"))
                 }
             },
         }
@@ -212,11 +250,14 @@ mod tests {
         let mut cb = SystemClipboard {
             route: Route::Osc52,
             in_tmux: false,
+            tmux_clipboard: None,
             arboard: None,
             out: Box::new(sink.clone()),
         };
-        let path = cb.copy("CODE1234").unwrap();
-        assert!(path.contains("OSC 52"));
+        let how = cb.copy("CODE1234").unwrap();
+        assert_eq!(how, OSC_SENT);
+        assert!(osc_through_tmux("off").contains("tmux set -g set-clipboard on"));
+        assert!(osc_through_tmux("on").ends_with("(through tmux)"));
         let written = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         assert!(written.starts_with("\u{1b}]52;c;"));
     }

@@ -16,6 +16,7 @@ pub mod fuzz_targets;
 pub mod gateway;
 pub mod jsonfmt;
 pub mod lock;
+pub mod logfile;
 pub mod node;
 pub mod openclaw_config;
 pub mod paths;

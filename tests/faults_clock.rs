@@ -260,6 +260,7 @@ fn console_countdowns_stay_within_the_ttl_whatever_the_clock() {
             requests: vec![dm_row(T0)],
             allow: vec![],
             errors: vec![],
+            ..Default::default()
         })),
     );
     update(
@@ -297,6 +298,7 @@ fn console_countdowns_stay_within_the_ttl_whatever_the_clock() {
             requests: vec![],
             allow: vec![],
             errors: vec![],
+            ..Default::default()
         })),
     );
     assert!(s.dm.is_empty());

@@ -112,6 +112,8 @@ fn assert_same(before: &[Entry], after: &[Entry], what: &str) {
 const READS: &[&[&str]] = &[
     &["paths"],
     &["pairing", "list"],
+    &["history"],
+    &["history", "--json", "--since", "1h"],
     &["pairing", "list", "telegram"],
     &["pairing", "list", "telegram", "--json"],
     &["pairing", "list", "discord", "--account", "work", "--json"],
@@ -280,11 +282,9 @@ fn private_tempdir() -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn reads_on_an_empty_state_dir_create_nothing() {
     let (_tmp, state) = private_tempdir();
-    // Exit 1: `pairing list` with no channel and no config to pick one
-    // (OpenClaw's message), and `gateway token` with no token yet.
-    reads_leave_everything(&state, "empty", false, |args| {
-        args != ["pairing", "list"] && args != ["gateway", "token"]
-    });
+    // Exit 1: `gateway token` with no token yet. (`pairing list` with no
+    // channel lists every channel with requests: none.)
+    reads_leave_everything(&state, "empty", false, |args| args != ["gateway", "token"]);
     let r = run(cmd(&state, &["gateway", "token"]));
     r.assert_clean_failure("gateway token --generate", "gateway token on nothing");
     assert!(fs::read_dir(&state).unwrap().next().is_none());

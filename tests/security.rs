@@ -587,6 +587,40 @@ fn no_secret_in_any_log_line() {
         out.logs
             .push((f.display().to_string(), std::fs::read_to_string(f).unwrap()));
     }
+    // The decision history holds every decision of the session (none twice)
+    // and is searched for secrets like every log.
+    let audit = std::fs::read_to_string(state.join("clawpair-audit.jsonl")).unwrap();
+    let mut decisions: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {}",
+                v["action"].as_str().unwrap(),
+                v["via"].as_str().unwrap()
+            )
+        })
+        .collect();
+    decisions.sort();
+    let mut want = vec![
+        "approve cli",           // telegram 42
+        "reject cli",            // signal 43
+        "setup_code.issued cli", // setup-code
+        "setup_code.issued headless",
+        "setup_code.redeemed gateway",
+        "approve cli", // the node
+        "rotate cli",
+        "revoke cli",
+    ];
+    want.sort();
+    assert_eq!(decisions, want, "{audit}");
+    assert!(
+        hlines
+            .iter()
+            .any(|l| l.contains("\"event\":\"decision.recorded\"")),
+        "headless reports what it records"
+    );
+    out.logs.push(("audit log".into(), audit));
     // Tracing was really on: the wire and runtime libraries logged at trace level.
     let herr_text = herr_lines.join("\n");
     assert!(
@@ -938,10 +972,14 @@ fn no_secret_in_the_console_log_file() {
     let wait = |what: &str, ok: &dyn Fn() -> bool| t.wait_for(what, Duration::from_secs(20), ok);
     wait("console", &|| screen().contains("listening"));
 
-    // A DM request approved with `a`.
+    // A DM request approved with `a` (the card) and `y`.
     let dm = dm_code(&run_ok(state, &["pairing", "request", "telegram", "4242"]));
     wait("request on screen", &|| screen().contains(&dm));
+    // (Keys within 0.5 s of the cursor landing on the new row are ignored.)
+    std::thread::sleep(Duration::from_millis(700));
     keys("a");
+    wait("the card", &|| screen().contains("Approve this DM sender?"));
+    keys("y");
     let allow = state.join("credentials/telegram-default-allowFrom.json");
     wait("approval", &|| {
         std::fs::read_to_string(&allow).is_ok_and(|s| s.contains("4242"))

@@ -48,14 +48,7 @@ fn latency(rows: &mut Vec<Row>) {
         .unwrap();
     let theme = clawpair::ui::Theme::color();
     let (to_state, to_frame) = rt.block_on(async {
-        let opts = Options {
-            paths: paths.clone(),
-            gateway: None,
-            bind: "127.0.0.1".into(),
-            port: 18789,
-            notify: false,
-            force_poll: false,
-        };
+        let opts = Options::new(paths.clone());
         let mut engine = Engine::start(
             &opts,
             Box::new(clawpair::clipboard::MemoryClipboard::default()),
@@ -173,6 +166,7 @@ fn big_state() -> (State, DeviceSnapshot) {
             requests: reqs,
             allow: vec![],
             errors: vec![],
+            ..Default::default()
         })),
     );
     let paired: Vec<PairedDevice> = (0..10_000)

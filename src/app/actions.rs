@@ -7,7 +7,8 @@ use crossterm::event::KeyEvent;
 use super::effect::{Act, AllowTarget, DmTarget, Effect};
 use super::keymap::{action_for, Action, ModeKind};
 use super::state::{
-    Confirm, Mode, Pane, Resolution, RowKey, RowStatus, SetupPopup, State, ToastLevel,
+    Card, CardLive, Confirm, Mode, Pane, Resolution, RowKey, RowStatus, SetupPopup, State,
+    ToastLevel,
 };
 
 pub(super) fn on_key(s: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
@@ -62,6 +63,31 @@ pub(super) fn on_key(s: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             Action::Quit => quit(s, fx),
             _ => {}
         },
+        Mode::Card(card) => match action {
+            Action::Yes => confirm_card(s, card, fx),
+            Action::Close => {
+                s.mode = Mode::Normal;
+                s.toast(ToastLevel::Info, "Cancelled: nothing approved");
+            }
+            Action::Quit => quit(s, fx),
+            _ => {}
+        },
+        Mode::History { scroll } => {
+            let last = s.history.len().saturating_sub(1);
+            let scroll = match action {
+                Action::Up => scroll.saturating_sub(1),
+                Action::Down => (scroll + 1).min(last),
+                Action::Top => 0,
+                Action::Bottom => last,
+                Action::Close => {
+                    s.mode = Mode::Normal;
+                    return;
+                }
+                Action::Quit => return quit(s, fx),
+                _ => scroll,
+            };
+            s.mode = Mode::History { scroll };
+        }
         Mode::SetupCode(popup) => match action {
             Action::Copy => {
                 if let SetupPopup::Ready { code, .. } = popup {
@@ -78,6 +104,15 @@ pub(super) fn on_key(s: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                     }
                 }
             }
+            Action::Toggle => {
+                if let SetupPopup::Ready { code, qr, as_text } = popup {
+                    s.mode = Mode::SetupCode(SetupPopup::Ready {
+                        code,
+                        qr,
+                        as_text: !as_text,
+                    });
+                }
+            }
             Action::Close => s.mode = Mode::Normal,
             Action::Quit => quit(s, fx),
             _ => {}
@@ -92,6 +127,23 @@ fn quit(s: &mut State, fx: &mut Vec<Effect>) {
 
 fn normal_action(s: &mut State, action: Action, fx: &mut Vec<Effect>) {
     let pane = s.focus;
+    let acts_on_selection = matches!(
+        action,
+        Action::Approve | Action::Reject | Action::Copy | Action::Remove
+    );
+    if acts_on_selection && s.selection_unsettled() {
+        // The row under the cursor just changed by itself: this key was
+        // meant for the one that was there.
+        let what = s
+            .current()
+            .map(|k| describe_key(s, &k))
+            .unwrap_or_else(|| "nothing".into());
+        s.toast(
+            ToastLevel::Info,
+            format!("Ignored: the selection just changed (now {what}); press again"),
+        );
+        return;
+    }
     match action {
         Action::Up => move_sel(s, pane, -1),
         Action::Down => move_sel(s, pane, 1),
@@ -109,6 +161,10 @@ fn normal_action(s: &mut State, action: Action, fx: &mut Vec<Effect>) {
         }
         Action::Filter => s.mode = Mode::Filter,
         Action::Help => s.mode = Mode::Help,
+        Action::History => {
+            s.mode = Mode::History { scroll: 0 };
+            fx.push(Effect::LoadHistory);
+        }
         Action::Quit => quit(s, fx),
         Action::Close if !s.filter.is_empty() => {
             s.filter.clear();
@@ -162,23 +218,107 @@ fn dm_target(s: &State, key: &RowKey) -> Option<DmTarget> {
         })
 }
 
+/// `a`: the card with everything approving grants (a DM code goes at once
+/// with `--quick-approve`).
 fn approve(s: &mut State, fx: &mut Vec<Effect>) {
     let Some(key) = s.current() else {
         s.toast(ToastLevel::Info, "Nothing selected");
         return;
     };
-    let act = match &key {
-        RowKey::Dm { .. } => dm_target(s, &key).map(Act::ApproveDm),
-        RowKey::Device(id) => Some(Act::ApproveDevice {
-            request_id: id.clone(),
-        }),
+    let card = match &key {
+        RowKey::Dm { .. } => {
+            s.dm.iter()
+                .find(|r| super::state::dm_key(&r.item) == key)
+                .map(|r| Card::Dm(r.item.clone()))
+        }
+        RowKey::Device(id) => s
+            .devices
+            .iter()
+            .find(|r| &r.item.request_id == id)
+            .map(|r| Card::Device {
+                request: Box::new(r.item.clone()),
+                paired: s.paired_by_id(&r.item.device_id).cloned().map(Box::new),
+            }),
         _ => {
             s.toast(ToastLevel::Info, "Approve works on DM and device requests");
             return;
         }
     };
-    if let Some(act) = act {
-        begin(s, fx, key, act);
+    let Some(card) = card else {
+        return;
+    };
+    if !actionable(s, &key) {
+        return;
+    }
+    if s.quick_approve && matches!(card, Card::Dm(_)) {
+        begin(s, fx, key, card.act());
+        return;
+    }
+    s.mode = Mode::Card(card);
+}
+
+/// `y`/Enter on the card: approves exactly what the card shows, if it is
+/// still so.
+fn confirm_card(s: &mut State, card: Card, fx: &mut Vec<Effect>) {
+    match s.card_live(&card) {
+        CardLive::Same => {
+            s.mode = Mode::Normal;
+            begin(s, fx, card.key(), card.act());
+        }
+        CardLive::Changed => {
+            // Show what it asks for now; the owner confirms again.
+            let fresh = match &card {
+                Card::Dm(r) => {
+                    s.dm.iter()
+                        .find(|x| super::state::dm_key(&x.item) == super::state::dm_key(r))
+                        .map(|x| Card::Dm(x.item.clone()))
+                }
+                Card::Device { request, .. } => s
+                    .devices
+                    .iter()
+                    .find(|x| x.item.request_id == request.request_id)
+                    .map(|x| Card::Device {
+                        request: Box::new(x.item.clone()),
+                        paired: s.paired_by_id(&x.item.device_id).cloned().map(Box::new),
+                    }),
+            };
+            if let Some(c) = fresh {
+                s.mode = Mode::Card(c);
+            }
+            s.toast(
+                ToastLevel::Error,
+                "Not approved: the request changed while the card was open; review it and confirm again",
+            );
+        }
+        CardLive::Gone(why) => {
+            s.mode = Mode::Normal;
+            s.toast(ToastLevel::Info, format!("Not approved: {why}"));
+        }
+        CardLive::Busy => {
+            s.mode = Mode::Normal;
+            s.toast(ToastLevel::Info, "Still working on it…");
+        }
+    }
+}
+
+/// `telegram 123456789`, `device studio-mac`: what a key points at, for toasts.
+fn describe_key(s: &State, key: &RowKey) -> String {
+    use crate::sanitize::for_terminal as c;
+    match key {
+        RowKey::Dm { channel, id, .. } => format!("{} {}", c(channel), c(id)),
+        RowKey::Device(id) => s
+            .devices
+            .iter()
+            .find(|r| &r.item.request_id == id)
+            .map(|r| {
+                format!(
+                    "device {}",
+                    c(r.item.display_name.as_deref().unwrap_or("(unnamed)"))
+                )
+            })
+            .unwrap_or_else(|| "a device request".into()),
+        RowKey::Paired(id) => format!("device {}", crate::devices::model::short_fingerprint(id)),
+        RowKey::Allow { channel, entry, .. } => format!("{} {}", c(channel), c(entry)),
     }
 }
 
@@ -265,6 +405,11 @@ fn run_confirmed(s: &mut State, what: Confirm, fx: &mut Vec<Effect>) {
 fn begin(s: &mut State, fx: &mut Vec<Effect>, key: RowKey, act: Act) {
     if !actionable(s, &key) {
         return;
+    }
+    if let Some(subject) = super::decisions::subject_of(s, &key) {
+        s.in_flight.retain(|(k, ..)| *k != key);
+        s.in_flight
+            .push((key.clone(), super::decisions::action(&act), subject));
     }
     s.set_status(&key, RowStatus::Busy(act.kind().busy()));
     fx.push(Effect::Act { key, act });

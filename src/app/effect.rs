@@ -24,7 +24,35 @@ pub enum Effect {
     Notify(String),
     /// A machine-readable event (headless prints it; the TUI ignores it).
     Emit(Event),
+    /// Append a decision to the audit log (the runtime adds time, place, user).
+    Record(Decided),
+    /// Read the latest decisions from the audit log (for the History view).
+    LoadHistory,
     Quit,
+}
+
+/// Who made a decision the core reports, as far as this process knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// This console or headless engine (a key, a stdin line).
+    Here,
+    /// The gateway task of this process (a setup code redeemed).
+    Gateway,
+    /// Made elsewhere, noticed here in a reload of the state.
+    Observed,
+    /// Made elsewhere or silently by the gateway, announced by the gateway.
+    AnnouncedByGateway,
+}
+
+/// A decision for the audit log. Never carries a code or token: the
+/// subject types have no place for one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    pub action: crate::audit::Action,
+    pub subject: crate::audit::Subject,
+    pub origin: Origin,
+    /// `Some(why)` when it was tried here and failed.
+    pub failed: Option<String>,
 }
 
 /// A DM pairing request, as the store finds it again.
@@ -254,4 +282,44 @@ pub enum Event {
     GatewayBindFailed { addr: String, error: String },
     #[serde(rename = "gateway.stopped")]
     GatewayStopped,
+    /// A DM request that was already pending when the engine started.
+    #[serde(rename = "dm_request.pending")]
+    DmPending {
+        channel: String,
+        account: Option<String>,
+        id: String,
+        name: Option<String>,
+        username: Option<String>,
+    },
+    /// A device request that was already pending when the engine started.
+    #[serde(rename = "device_request.pending")]
+    DevicePending {
+        request_id: String,
+        device_id: String,
+        display_name: Option<String>,
+        platform: Option<String>,
+        roles: Vec<String>,
+        scopes: Vec<String>,
+        remote_ip: Option<String>,
+        is_repair: bool,
+    },
+    /// Both sources were read once and every pending request was reported.
+    #[serde(rename = "ready")]
+    Ready {
+        dm_pending: usize,
+        device_pending: usize,
+    },
+    /// A decision was appended to the audit log.
+    #[serde(rename = "decision.recorded")]
+    DecisionRecorded { decision: crate::audit::Record },
+    /// A line on stdin that headless mode does not know.
+    #[serde(rename = "input.unknown")]
+    InputUnknown { error: String },
+}
+
+impl Event {
+    /// Whether this event announces a new request (for `--exec-on-request`).
+    pub fn is_new_request(&self) -> bool {
+        matches!(self, Event::DmCreated { .. } | Event::DeviceCreated { .. })
+    }
 }

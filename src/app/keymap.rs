@@ -20,6 +20,8 @@ pub enum Action {
     Remove,
     Filter,
     Help,
+    /// The decision history view.
+    History,
     Quit,
     /// Close a popup / leave a mode.
     Close,
@@ -44,6 +46,9 @@ pub enum ModeKind {
     Help,
     Filter,
     Confirm,
+    /// The approval card.
+    Card,
+    History,
     SetupCode,
 }
 
@@ -54,6 +59,8 @@ impl ModeKind {
             Mode::Help => ModeKind::Help,
             Mode::Filter => ModeKind::Filter,
             Mode::Confirm { .. } => ModeKind::Confirm,
+            Mode::Card(_) => ModeKind::Card,
+            Mode::History { .. } => ModeKind::History,
             Mode::SetupCode(_) => ModeKind::SetupCode,
         }
     }
@@ -127,6 +134,7 @@ pub static BINDINGS: &[Binding] = &[
     b(M::Normal, &[Char('c')], "c", Action::Copy, "copy code", Panes::Requests, true),
     b(M::Normal, &[Char('d')], "d", Action::Remove, "revoke", Panes::Managed, true),
     b(M::Normal, &[Char('s')], "s", Action::SetupCode, "new setup code", Panes::All, true),
+    b(M::Normal, &[Char('h')], "h", Action::History, "decision history", Panes::All, true),
     b(M::Normal, &[Char('/')], "/", Action::Filter, "filter", Panes::All, true),
     b(M::Normal, &[Char('?')], "?", Action::Help, "help", Panes::All, true),
     b(M::Normal, &[Char('q')], "q", Action::Quit, "quit", Panes::All, true),
@@ -139,7 +147,15 @@ pub static BINDINGS: &[Binding] = &[
     b(M::Confirm, &[Enter], "Enter", Action::Choose, "choose", Panes::All, true),
     b(M::Confirm, &[Char('y')], "y", Action::Yes, "yes", Panes::All, true),
     b(M::Confirm, &[Esc, Char('n'), Char('q')], "Esc/n", Action::Close, "cancel", Panes::All, true),
+    b(M::Card, &[Char('y'), Enter], "y/Enter", Action::Yes, "approve as shown", Panes::All, true),
+    b(M::Card, &[Esc, Char('n'), Char('q')], "Esc/n", Action::Close, "cancel", Panes::All, true),
+    b(M::History, &[Up, Char('k')], "↑/k", Action::Up, "newer", Panes::All, true),
+    b(M::History, &[Down, Char('j')], "↓/j", Action::Down, "older", Panes::All, true),
+    b(M::History, &[Home, Char('g')], "g", Action::Top, "newest", Panes::All, false),
+    b(M::History, &[End, Char('G')], "G", Action::Bottom, "oldest", Panes::All, false),
+    b(M::History, &[Esc, Char('h'), Char('q')], "Esc/h", Action::Close, "close history", Panes::All, true),
     b(M::SetupCode, &[Char('c')], "c", Action::Copy, "copy setup code", Panes::All, true),
+    b(M::SetupCode, &[Char('v')], "v", Action::Toggle, "QR or code text", Panes::All, true),
     b(M::SetupCode, &[Esc, Char('q'), Char('s'), Enter], "Esc", Action::Close, "close", Panes::All, true),
 ];
 
@@ -180,7 +196,9 @@ pub fn short(help: &'static str) -> &'static str {
         "next pane" => "pane",
         "copy code" => "copy",
         "new setup code" => "setup",
+        "decision history" => "history",
         "copy setup code" => "copy",
+        "close history" => "close",
         other => other,
     }
 }
@@ -209,6 +227,7 @@ mod tests {
         assert_eq!(action_for(&press(Char('/')), m), Some(Action::Filter));
         assert_eq!(action_for(&press(Char('?')), m), Some(Action::Help));
         assert_eq!(action_for(&press(Char('q')), m), Some(Action::Quit));
+        assert_eq!(action_for(&press(Char('h')), m), Some(Action::History));
         assert_eq!(action_for(&press(Char('x')), m), None);
         assert_eq!(
             action_for(&KeyEvent::new(Char('c'), KeyModifiers::CONTROL), m),
@@ -257,6 +276,13 @@ mod tests {
             action_for(&press(Char('?')), ModeKind::Help),
             Some(Action::Close)
         );
+        // The card: y or Enter approve, Esc or n cancel, `a` again does nothing.
+        assert_eq!(action_for(&press(Enter), ModeKind::Card), Some(Action::Yes));
+        assert_eq!(
+            action_for(&press(Char('n')), ModeKind::Card),
+            Some(Action::Close)
+        );
+        assert_eq!(action_for(&press(Char('a')), ModeKind::Card), None);
     }
 
     #[test]

@@ -6,9 +6,11 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
+use super::decisions;
 use super::effect::{Effect, Event};
 use super::rows::{DeviceRequest, DeviceSnapshot, DmRequest, DmSnapshot};
 use super::state::{allow_key, dm_key, flatten_allow, Resolution, Row, RowStatus, State, GHOST_MS};
+use crate::audit::Action;
 
 pub(super) fn on_tick(s: &mut State, now: i64, fx: &mut Vec<Effect>) {
     s.now_ms = now;
@@ -43,6 +45,14 @@ pub(super) fn on_tick(s: &mut State, now: i64, fx: &mut Vec<Effect>) {
     if let Some(exp) = s.setup_expires_ms {
         if now >= exp {
             s.setup_expires_ms = None;
+            fx.push(Effect::Record(decisions::made(
+                Action::SetupCodeExpired,
+                crate::audit::Subject::SetupCode {
+                    url: None,
+                    expires: Some(crate::clock::format_iso_ms(exp)),
+                    device_id: None,
+                },
+            )));
             fx.push(Effect::Emit(Event::SetupCodeExpired));
         }
     }
@@ -149,6 +159,7 @@ fn norm_account(a: &Option<String>) -> &str {
 
 pub(super) fn merge_dm(s: &mut State, snap: DmSnapshot, fx: &mut Vec<Effect>) {
     s.dm_error = snap.errors.first().cloned();
+    s.dm_cap = snap.cap;
     let first = !s.dm_loaded;
     s.dm_loaded = true;
     let now = s.now_ms;
@@ -168,6 +179,20 @@ pub(super) fn merge_dm(s: &mut State, snap: DmSnapshot, fx: &mut Vec<Effect>) {
             Some(Resolution::ResolvedElsewhere)
         }
     });
+    if first {
+        // What was already there when we started: one event each, so a
+        // consumer that starts late misses nothing.
+        for row in &m.rows {
+            let r = &row.item;
+            fx.push(Effect::Emit(Event::DmPending {
+                channel: r.channel.clone(),
+                account: r.account.clone(),
+                id: r.id.clone(),
+                name: r.display_name(),
+                username: r.username().map(str::to_string),
+            }));
+        }
+    }
     if !first {
         for &i in &m.added {
             let r = &m.rows[i].item;
@@ -192,6 +217,17 @@ pub(super) fn merge_dm(s: &mut State, snap: DmSnapshot, fx: &mut Vec<Effect>) {
         }
     }
     for (r, how) in &m.vanished {
+        match how {
+            Some(Resolution::ApprovedElsewhere) => fx.push(Effect::Record(decisions::observed(
+                Action::Approve,
+                decisions::dm(r),
+            ))),
+            Some(Resolution::ResolvedElsewhere) => fx.push(Effect::Record(decisions::observed(
+                Action::Reject,
+                decisions::dm(r),
+            ))),
+            None => {}
+        }
         let (channel, account, id) = (r.channel.clone(), r.account.clone(), r.id.clone());
         fx.push(Effect::Emit(match how {
             None => Event::DmExpired {
@@ -236,6 +272,12 @@ pub(super) fn merge_dm(s: &mut State, snap: DmSnapshot, fx: &mut Vec<Effect>) {
         now,
         |_| Some(Resolution::ResolvedElsewhere),
     );
+    for (a, _) in &m.vanished {
+        fx.push(Effect::Record(decisions::observed(
+            Action::Revoke,
+            decisions::allow(a),
+        )));
+    }
     let mut rows = m.rows;
     rows.sort_by(|a, b| {
         (&a.item.channel, norm_account(&a.item.account))
@@ -277,6 +319,21 @@ pub(super) fn merge_devices(s: &mut State, snap: DeviceSnapshot, fx: &mut Vec<Ef
             }
         },
     );
+    if first {
+        for row in &m.rows {
+            let r = &row.item;
+            fx.push(Effect::Emit(Event::DevicePending {
+                request_id: r.request_id.clone(),
+                device_id: r.device_id.clone(),
+                display_name: r.display_name.clone(),
+                platform: r.platform.clone(),
+                roles: r.roles.clone(),
+                scopes: r.scopes.clone(),
+                remote_ip: r.remote_ip.clone(),
+                is_repair: r.is_repair,
+            }));
+        }
+    }
     if !first {
         for &i in &m.added {
             let r = &m.rows[i].item;
@@ -296,6 +353,17 @@ pub(super) fn merge_devices(s: &mut State, snap: DeviceSnapshot, fx: &mut Vec<Ef
         }
     }
     for (r, how) in &m.vanished {
+        match how {
+            Some(Resolution::ApprovedElsewhere) => fx.push(Effect::Record(decisions::observed(
+                Action::Approve,
+                decisions::device(r),
+            ))),
+            Some(Resolution::ResolvedElsewhere) => fx.push(Effect::Record(decisions::observed(
+                Action::Reject,
+                decisions::device(r),
+            ))),
+            None => {}
+        }
         let (request_id, device_id) = (r.request_id.clone(), r.device_id.clone());
         fx.push(Effect::Emit(match how {
             None => Event::DeviceExpired {
@@ -318,6 +386,26 @@ pub(super) fn merge_devices(s: &mut State, snap: DeviceSnapshot, fx: &mut Vec<Ef
     rows.sort_by(|a, b| (a.item.ts, &a.item.request_id).cmp(&(b.item.ts, &b.item.request_id)));
     s.devices = rows;
 
+    // Tokens revoked elsewhere: a role that had a live token and has none now.
+    if !first {
+        let before: HashMap<&str, &Vec<String>> = s
+            .paired
+            .iter()
+            .map(|o| (o.item.device_id.as_str(), &o.item.active_roles))
+            .collect();
+        for p in &snap.paired {
+            if let Some(old) = before.get(p.device_id.as_str()) {
+                for role in old.iter() {
+                    if !p.active_roles.contains(role) {
+                        fx.push(Effect::Record(decisions::observed(
+                            Action::Revoke,
+                            decisions::token(p, role),
+                        )));
+                    }
+                }
+            }
+        }
+    }
     let m = merge_rows(
         std::mem::take(&mut s.paired),
         snap.paired,
@@ -325,6 +413,12 @@ pub(super) fn merge_devices(s: &mut State, snap: DeviceSnapshot, fx: &mut Vec<Ef
         now,
         |_| Some(Resolution::ResolvedElsewhere),
     );
+    for (p, _) in &m.vanished {
+        fx.push(Effect::Record(decisions::observed(
+            Action::Remove,
+            decisions::paired(p),
+        )));
+    }
     let mut rows = m.rows;
     if !m.vanished.is_empty() {
         // Ghosts were appended; keep them where they sorted before.

@@ -2,6 +2,7 @@
 //! `update`. Nothing here touches files, terminals, clocks or sockets.
 
 pub mod actions;
+pub mod decisions;
 pub mod effect;
 pub mod keymap;
 pub mod merge;

@@ -40,4 +40,10 @@ pub enum Msg {
     RequestSetupCode,
     /// SIGINT/SIGTERM or end of input.
     Shutdown,
+    /// A decision was appended to the audit log (or could not be).
+    Recorded(Result<crate::audit::Record, String>),
+    /// The audit log was read (latest decisions, oldest first).
+    HistoryLoaded(crate::audit::History),
+    /// Headless mode got a stdin line it does not know (what to say about it).
+    UnknownInput(String),
 }

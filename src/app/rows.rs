@@ -89,6 +89,17 @@ pub struct AllowList {
     pub entries: Vec<String>,
 }
 
+/// What the cap of [`DM_MAX_PENDING`] pending codes counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DmCap {
+    /// Every account of a channel together (OpenClaw 2026.2.26: one
+    /// `<channel>-pairing.json`).
+    #[default]
+    PerChannel,
+    /// Each account of a channel on its own (OpenClaw 2026.9's database).
+    PerAccount,
+}
+
 /// Everything read from `credentials/`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DmSnapshot {
@@ -96,6 +107,8 @@ pub struct DmSnapshot {
     pub allow: Vec<AllowList>,
     /// Files that could not be read (shown; the rest still loads).
     pub errors: Vec<String>,
+    /// How the source counts the cap.
+    pub cap: DmCap,
 }
 
 /// One pending device request (`devices/pending.json`).

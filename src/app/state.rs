@@ -5,14 +5,22 @@
 
 use std::collections::HashSet;
 
+use super::effect::Act;
 use super::rows::{
-    AllowList, DeviceRequest, DmRequest, GatewayStatus, PairedDevice, SetupCode, DM_MAX_PENDING,
+    AllowList, DeviceRequest, DmCap, DmRequest, GatewayStatus, PairedDevice, SetupCode,
+    DM_MAX_PENDING,
 };
 
 /// How long a row resolved elsewhere stays on screen, labelled, before it goes.
 pub const GHOST_MS: i64 = 5_000;
 /// How long a toast stays.
 pub const TOAST_MS: i64 = 4_000;
+/// A key pressed this soon after the selected row changed identity under the
+/// owner's hands (a row arrived, expired, or was resolved elsewhere) is
+/// ignored: it was meant for the row that was there before.
+pub const SETTLE_MS: i64 = 500;
+/// Decisions the History view keeps.
+pub const HISTORY_MAX: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pane {
@@ -309,10 +317,66 @@ impl Confirm {
     }
 }
 
+/// The approval card: what approving would grant, as it was when the card
+/// opened. Confirming acts on exactly this; if the request changed or went
+/// meanwhile, the card says so instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Card {
+    Dm(DmRequest),
+    Device {
+        request: Box<DeviceRequest>,
+        /// What the device already holds, if it is paired.
+        paired: Option<Box<PairedDevice>>,
+    },
+}
+
+impl Card {
+    pub fn key(&self) -> RowKey {
+        match self {
+            Card::Dm(r) => dm_key(r),
+            Card::Device { request, .. } => RowKey::Device(request.request_id.clone()),
+        }
+    }
+
+    /// The act confirming the card performs.
+    pub fn act(&self) -> Act {
+        match self {
+            Card::Dm(r) => Act::ApproveDm(super::effect::DmTarget {
+                channel: r.channel.clone(),
+                account: r.account.clone(),
+                id: r.id.clone(),
+                code: r.code.clone(),
+            }),
+            Card::Device { request, .. } => Act::ApproveDevice {
+                request_id: request.request_id.clone(),
+            },
+        }
+    }
+}
+
+/// What the card's request is like now, compared with the card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardLive {
+    /// Still pending, unchanged.
+    Same,
+    /// Still pending, but what it asks for changed: review again.
+    Changed,
+    /// No longer pending (approved or resolved elsewhere, expired).
+    Gone(&'static str),
+    /// Our own action on it is running.
+    Busy,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Normal,
     Help,
+    /// The approval card of one request.
+    Card(Card),
+    /// The latest decisions from the audit log; `scroll` rows from the newest.
+    History {
+        scroll: usize,
+    },
     /// Editing the filter text.
     Filter,
     /// `yes` is the highlighted choice; it starts on Cancel.
@@ -326,7 +390,13 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetupPopup {
     Issuing,
-    Ready { code: SetupCode, qr: Vec<String> },
+    /// `as_text`: when the QR and the code do not both fit, show the code
+    /// alone (for a mouse selection) instead of the QR (`v` switches).
+    Ready {
+        code: SetupCode,
+        qr: Vec<String>,
+        as_text: bool,
+    },
     Failed(String),
 }
 
@@ -371,6 +441,25 @@ pub struct State {
     pub task_error: Option<String>,
     /// Expiry of the last setup code issued (for its `expired` event).
     pub setup_expires_ms: Option<i64>,
+    /// `--quick-approve`: `a` approves a DM code without the card.
+    pub quick_approve: bool,
+    /// How the source counts the DM cap.
+    pub dm_cap: DmCap,
+    /// When each pane's selected row last changed identity by itself (not by
+    /// the owner's keys), in `Pane::ALL` order.
+    pub selection_changed_ms: [i64; 4],
+    /// Acts running now, with what they are about (for the audit log, even
+    /// when the row is gone by the time the result comes back).
+    pub in_flight: Vec<(RowKey, crate::audit::Action, crate::audit::Subject)>,
+    /// The latest decisions (oldest first), once loaded.
+    pub history: Vec<crate::audit::Record>,
+    pub history_loaded: bool,
+    /// Damaged lines skipped when the log was read.
+    pub history_damaged: usize,
+    /// A decision could not be recorded (said once in a toast, kept here).
+    pub history_error: Option<String>,
+    /// The `ready` event went out (both sources read once).
+    pub ready: bool,
     pub quit: bool,
 }
 
@@ -396,6 +485,15 @@ impl State {
             devices_error: None,
             task_error: None,
             setup_expires_ms: None,
+            quick_approve: false,
+            dm_cap: DmCap::PerChannel,
+            selection_changed_ms: [i64::MIN; 4],
+            in_flight: Vec::new(),
+            history: Vec::new(),
+            history_loaded: false,
+            history_damaged: 0,
+            history_error: None,
+            ready: false,
             quit: false,
         }
     }
@@ -506,7 +604,8 @@ impl State {
     }
 
     /// Keeps the selection on the same key; if that key is gone, on the row
-    /// now at its old index.
+    /// now at its old index. A pane that has rows always has a selected key,
+    /// so a row that arrives never becomes "the selection" by sorting first.
     pub fn restore_selections(&mut self, before: [Option<usize>; 4]) {
         for (i, p) in Pane::ALL.iter().enumerate() {
             if self.selected[i].is_some() && self.selected_position(*p).is_some() {
@@ -518,6 +617,40 @@ impl State {
             } else {
                 self.visible_key_at(*p, before[i].unwrap_or(0).min(len - 1))
             };
+        }
+    }
+
+    /// Whether the focused pane's selection changed by itself within
+    /// [`SETTLE_MS`] (a key now was meant for what was there before).
+    pub fn selection_unsettled(&self) -> bool {
+        let t = self.selection_changed_ms[Self::pane_index(self.focus)];
+        t != i64::MIN && self.now_ms.saturating_sub(t) < SETTLE_MS
+    }
+
+    /// How the card's request stands now.
+    pub fn card_live(&self, card: &Card) -> CardLive {
+        let key = card.key();
+        match self.status_of(&key) {
+            None => CardLive::Gone("no longer pending (expired or decided elsewhere)"),
+            Some(RowStatus::Gone { how, .. }) => CardLive::Gone(match how {
+                Resolution::ApprovedElsewhere => "already approved elsewhere",
+                Resolution::ResolvedElsewhere => "already resolved elsewhere",
+            }),
+            Some(RowStatus::Busy(_)) => CardLive::Busy,
+            Some(_) => {
+                let same = match card {
+                    Card::Dm(r) => self.dm.iter().any(|x| x.item == *r),
+                    Card::Device { request, paired } => {
+                        self.devices.iter().any(|x| x.item == **request)
+                            && self.paired_by_id(&request.device_id) == paired.as_deref()
+                    }
+                };
+                if same {
+                    CardLive::Same
+                } else {
+                    CardLive::Changed
+                }
+            }
         }
     }
 
@@ -542,16 +675,36 @@ impl State {
         r.passes(&self.filter)
     }
 
-    /// Live (not resolved) DM requests of one channel file: the cap counts per channel.
-    pub fn dm_pending_in_channel(&self, channel: &str) -> usize {
+    /// Live (not resolved) DM requests the cap counts together with a
+    /// request of `channel`/`account`: the whole channel (2026.2.26 files) or
+    /// the one account (2026.9 state).
+    pub fn dm_pending_for_cap(&self, channel: &str, account: Option<&str>) -> usize {
+        let acc = account.unwrap_or("default");
         self.dm
             .iter()
-            .filter(|r| r.item.channel == channel && !r.status.is_gone())
+            .filter(|r| {
+                r.item.channel == channel
+                    && !r.status.is_gone()
+                    && (self.dm_cap == DmCap::PerChannel || r.item.account_label() == acc)
+            })
             .count()
     }
 
-    pub fn dm_cap_reached(&self, channel: &str) -> bool {
-        self.dm_pending_in_channel(channel) >= DM_MAX_PENDING
+    pub fn dm_cap_reached(&self, channel: &str, account: Option<&str>) -> bool {
+        self.dm_pending_for_cap(channel, account) >= DM_MAX_PENDING
+    }
+
+    /// Nothing at all in the state (and it was read): the first-run panel.
+    pub fn is_first_run(&self) -> bool {
+        self.dm_loaded
+            && self.devices_loaded
+            && self.dm.is_empty()
+            && self.devices.is_empty()
+            && self.paired.is_empty()
+            && self.allow.is_empty()
+            && self.filter.is_empty()
+            && self.dm_error.is_none()
+            && self.devices_error.is_none()
     }
 
     pub fn paired_by_id(&self, device_id: &str) -> Option<&PairedDevice> {
@@ -586,7 +739,10 @@ impl State {
         !self.dm.is_empty()
             || !self.devices.is_empty()
             || !self.toasts.is_empty()
-            || matches!(self.mode, Mode::SetupCode(SetupPopup::Ready { .. }))
+            || matches!(
+                self.mode,
+                Mode::SetupCode(SetupPopup::Ready { .. }) | Mode::Card(_)
+            )
             || self.paired.iter().any(|r| r.status.is_gone())
             || self.allow.iter().any(|r| r.status.is_gone())
     }

@@ -4,30 +4,73 @@
 //! effects and the gateway's reports here.
 
 use super::actions::on_key;
-use super::effect::{ActionError, ActionKind, Done, Effect, Event};
+use super::decisions;
+use super::effect::{ActionError, ActionKind, Decided, Done, Effect, Event, Origin};
 use super::merge::{merge_devices, merge_dm, on_tick};
 use super::msg::Msg;
 use super::rows::{GatewayStatus, SetupCode};
-use super::state::{allow_key, dm_key, Mode, RowKey, RowStatus, SetupPopup, State, ToastLevel};
+use super::state::{
+    allow_key, dm_key, Mode, Pane, RowKey, RowStatus, SetupPopup, State, ToastLevel, HISTORY_MAX,
+};
+use crate::audit::{Action, Subject};
 use crate::gateway::GatewayEvent;
 
 pub fn update(s: &mut State, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
+    let selected_before = s.selected.clone();
+    // The first read of a source puts the cursor on a row; that is no change
+    // under the owner's hands.
+    let first_read = match &msg {
+        Msg::DmLoaded(Ok(_)) if !s.dm_loaded => Some([Pane::Dm, Pane::Allow]),
+        Msg::DevicesLoaded(Ok(_)) if !s.devices_loaded => Some([Pane::Devices, Pane::Paired]),
+        _ => None,
+    };
+    let by_owner = matches!(msg, Msg::Key(_));
+    let reloaded = matches!(msg, Msg::DmLoaded(_) | Msg::DevicesLoaded(_));
+    dispatch(s, msg, &mut fx);
+    if !by_owner {
+        for (i, p) in Pane::ALL.iter().enumerate() {
+            let first = first_read.is_some_and(|ps| ps.contains(p));
+            if s.selected[i] != selected_before[i] && !first {
+                s.selection_changed_ms[i] = s.now_ms;
+            }
+        }
+    }
+    if reloaded {
+        if matches!(s.mode, Mode::History { .. }) {
+            // A decision made elsewhere may have been recorded meanwhile.
+            fx.push(Effect::LoadHistory);
+        }
+        if s.dm_loaded && s.devices_loaded && !s.ready {
+            s.ready = true;
+            fx.push(Effect::Emit(Event::Ready {
+                dm_pending: s.live_dm_count(),
+                device_pending: s.live_device_count(),
+            }));
+        }
+    }
+    fx
+}
+
+fn dispatch(s: &mut State, msg: Msg, fx: &mut Vec<Effect>) {
+    let fx = &mut *fx;
     match msg {
-        Msg::Key(k) => on_key(s, k, &mut fx),
-        Msg::Tick(now) => on_tick(s, now, &mut fx),
-        Msg::DmLoaded(Ok(snap)) => merge_dm(s, snap, &mut fx),
+        Msg::Key(k) => on_key(s, k, fx),
+        Msg::Tick(now) => on_tick(s, now, fx),
+        Msg::DmLoaded(Ok(snap)) => merge_dm(s, snap, fx),
         Msg::DmLoaded(Err(e)) => s.dm_error = Some(e),
-        Msg::DevicesLoaded(Ok(snap)) => merge_devices(s, snap, &mut fx),
+        Msg::DevicesLoaded(Ok(snap)) => merge_devices(s, snap, fx),
         Msg::DevicesLoaded(Err(e)) => s.devices_error = Some(e),
-        Msg::Gateway(ev) => on_gateway(s, ev, &mut fx),
+        Msg::Gateway(ev) => on_gateway(s, ev, fx),
         Msg::GatewayStarting(addr) => s.gateway = GatewayStatus::Starting { addr },
-        Msg::ActionDone { key, kind, result } => on_action_done(s, key, kind, result, &mut fx),
+        Msg::ActionDone { key, kind, result } => on_action_done(s, key, kind, result, fx),
         Msg::Copied { what, result } => match result {
-            Ok(path) => s.toast(ToastLevel::Info, format!("Copied {what} ({path})")),
-            Err(e) => s.toast(ToastLevel::Error, format!("Could not copy {what}: {e}")),
+            // `how` says what was done: "copied to the system clipboard",
+            // "sent to the terminal's clipboard (OSC 52)…".
+            Ok(how) => s.toast(ToastLevel::Info, format!("{} {how}", capitalized(what))),
+            Err(e) => s.toast(ToastLevel::Error, format!("Could not copy the {what}: {e}")),
         },
-        Msg::SetupCodeIssued(result) => on_setup_code(s, result, &mut fx),
+        Msg::SetupCodeIssued(result) => on_setup_code(s, result, fx),
         Msg::TaskFailed(e) => {
             s.task_error = Some(e.clone());
             s.toast(ToastLevel::Error, e);
@@ -38,8 +81,43 @@ pub fn update(s: &mut State, msg: Msg) -> Vec<Effect> {
             s.quit = true;
             fx.push(Effect::Quit);
         }
+        Msg::Recorded(Ok(rec)) => {
+            if s.history_loaded {
+                s.history.push(rec.clone());
+                let over = s.history.len().saturating_sub(HISTORY_MAX);
+                s.history.drain(..over);
+            }
+            fx.push(Effect::Emit(Event::DecisionRecorded { decision: rec }));
+        }
+        Msg::Recorded(Err(e)) => {
+            if s.history_error.is_none() {
+                s.toast(
+                    ToastLevel::Error,
+                    format!("Done, but not recorded in the decision history: {e}"),
+                );
+            }
+            s.history_error = Some(e);
+        }
+        Msg::HistoryLoaded(h) => {
+            let over = h.records.len().saturating_sub(HISTORY_MAX);
+            s.history = h.records[over..].to_vec();
+            s.history_damaged = h.damaged;
+            s.history_loaded = true;
+            if let Some(e) = h.errors.first() {
+                s.history_error = Some(e.clone());
+            }
+        }
+        Msg::UnknownInput(error) => fx.push(Effect::Emit(Event::InputUnknown { error })),
     }
-    fx
+}
+
+/// `pairing code` → `Pairing code`.
+fn capitalized(what: &str) -> String {
+    let mut c = what.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 fn on_action_done(
@@ -49,6 +127,22 @@ fn on_action_done(
     result: Result<Done, ActionError>,
     fx: &mut Vec<Effect>,
 ) {
+    let about = s
+        .in_flight
+        .iter()
+        .position(|(k, ..)| *k == key)
+        .map(|i| s.in_flight.remove(i));
+    if let Some((_, action, subject)) = about {
+        match &result {
+            Ok(_) => fx.push(Effect::Record(decisions::made(action, subject))),
+            Err(ActionError::Failed(why)) => fx.push(Effect::Record(Decided {
+                failed: Some(why.clone()),
+                ..decisions::made(action, subject)
+            })),
+            // Nothing was there to decide.
+            Err(ActionError::Gone(_)) => {}
+        }
+    }
     match result {
         Ok(done) => {
             let before = s.selection_indices();
@@ -117,6 +211,14 @@ fn on_setup_code(s: &mut State, result: Result<SetupCode, String>, fx: &mut Vec<
     match result {
         Ok(code) => {
             s.setup_expires_ms = Some(code.expires_at_ms);
+            fx.push(Effect::Record(decisions::made(
+                Action::SetupCodeIssued,
+                Subject::SetupCode {
+                    url: Some(code.url.clone()),
+                    expires: Some(crate::clock::format_iso_ms(code.expires_at_ms)),
+                    device_id: None,
+                },
+            )));
             fx.push(Effect::Emit(Event::SetupCodeIssued {
                 code: code.code.clone(),
                 url: code.url.clone(),
@@ -124,7 +226,11 @@ fn on_setup_code(s: &mut State, result: Result<SetupCode, String>, fx: &mut Vec<
             }));
             if matches!(s.mode, Mode::SetupCode(_)) {
                 let qr = crate::qr::half_block_lines(&code.code).unwrap_or_default();
-                s.mode = Mode::SetupCode(SetupPopup::Ready { code, qr });
+                s.mode = Mode::SetupCode(SetupPopup::Ready {
+                    code,
+                    qr,
+                    as_text: false,
+                });
             }
         }
         Err(e) => {
@@ -157,7 +263,30 @@ fn on_gateway(s: &mut State, ev: GatewayEvent, fx: &mut Vec<Effect>) {
             }));
             s.gateway = GatewayStatus::PortBusy { addr, error };
         }
-        GatewayEvent::DevicePairRequested { .. } | GatewayEvent::DevicePairResolved { .. } => {
+        GatewayEvent::DevicePairRequested { .. } => fx.push(Effect::ReloadDevices),
+        GatewayEvent::DevicePairResolved {
+            request_id,
+            device_id,
+            decision,
+        } => {
+            // Approved silently (a local client), through the gateway's RPCs,
+            // or elsewhere and noticed by it; whoever made it and recorded it
+            // first wins (the log keeps one record per decision).
+            let subject = s
+                .devices
+                .iter()
+                .find(|r| r.item.request_id == request_id)
+                .map(|r| decisions::device(&r.item))
+                .or_else(|| s.paired_by_id(&device_id).map(decisions::paired))
+                .unwrap_or_else(|| Subject::device(&device_id, None, Some(&request_id)));
+            let action = match decision {
+                crate::gateway::Decision::Approved => Action::Approve,
+                crate::gateway::Decision::Rejected => Action::Reject,
+            };
+            fx.push(Effect::Record(Decided {
+                origin: Origin::AnnouncedByGateway,
+                ..decisions::made(action, subject)
+            }));
             fx.push(Effect::ReloadDevices);
         }
         GatewayEvent::DeviceConnected {
@@ -184,6 +313,17 @@ fn on_gateway(s: &mut State, ev: GatewayEvent, fx: &mut Vec<Effect>) {
                     crate::devices::model::short_fingerprint(&device_id)
                 ),
             );
+            fx.push(Effect::Record(Decided {
+                origin: Origin::Gateway,
+                ..decisions::made(
+                    Action::SetupCodeRedeemed,
+                    Subject::SetupCode {
+                        url: None,
+                        expires: None,
+                        device_id: Some(device_id.clone()),
+                    },
+                )
+            }));
             fx.push(Effect::Emit(Event::SetupCodeUsed { device_id }));
             fx.push(Effect::ReloadDevices);
         }

@@ -20,6 +20,17 @@ pub fn run(ctx: &Ctx, args: &ConsoleArgs) -> CliResult {
         port: args.gateway.port,
         notify: !args.no_notify,
         force_poll: false,
+        via: if args.headless {
+            crate::audit::Via::Headless
+        } else {
+            crate::audit::Via::Console
+        },
+        quick_approve: args.quick_approve,
+        hook: args.exec_on_request.as_ref().map(|c| {
+            let mut h = crate::runtime::hook::HookConfig::new(c.clone());
+            h.timeout = Duration::from_secs(args.exec_timeout);
+            h
+        }),
     };
     if !args.headless && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(Failure::error(

@@ -29,14 +29,17 @@ pub enum DevicesCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Approve a pending request (no id, or --latest: the newest one).
+    /// Approve a pending request (no id: the only one; several are listed
+    /// and none is approved; --latest: the newest).
     Approve {
-        /// The request to approve.
+        /// The request: its id or an unambiguous prefix, or its device's id
+        /// prefix, fingerprint or display name.
         #[arg(value_name = "REQUEST_ID")]
         request_id: Option<String>,
         /// Approve the most recent pending request.
         #[arg(long, conflicts_with = "request_id")]
         latest: bool,
+        /// Print the result as JSON (`{requestId, device}`).
         #[arg(long)]
         json: bool,
         /// First move an unreadable devices file aside (as `doctor --repair`).
@@ -45,8 +48,11 @@ pub enum DevicesCommand {
     },
     /// Reject a pending request.
     Reject {
+        /// The request: its id or an unambiguous prefix, or its device's id
+        /// prefix, fingerprint or display name.
         #[arg(value_name = "REQUEST_ID")]
         request_id: String,
+        /// Print the result as JSON (`{requestId, deviceId}`).
         #[arg(long)]
         json: bool,
         /// First move an unreadable devices file aside (as `doctor --repair`).
@@ -55,8 +61,10 @@ pub enum DevicesCommand {
     },
     /// Remove a paired device.
     Remove {
+        /// The paired device: its id or an unambiguous prefix, fingerprint or display name.
         #[arg(value_name = "DEVICE_ID")]
         device_id: String,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
         /// First move an unreadable devices file aside (as `doctor --repair`).
@@ -65,8 +73,10 @@ pub enum DevicesCommand {
     },
     /// Issue a new token for a device role (prints it, as JSON).
     Rotate {
+        /// The paired device: its id or an unambiguous prefix, fingerprint or display name.
         #[arg(long, value_name = "ID")]
         device: String,
+        /// The role whose token is replaced (node, operator, …).
         #[arg(long, value_name = "ROLE")]
         role: String,
         /// Scope for the new token (repeatable; default: the current token's).
@@ -81,8 +91,10 @@ pub enum DevicesCommand {
     },
     /// Revoke a device role's token (prints the result as JSON).
     Revoke {
+        /// The paired device: its id or an unambiguous prefix, fingerprint or display name.
         #[arg(long, value_name = "ID")]
         device: String,
+        /// The role whose token stops working.
         #[arg(long, value_name = "ROLE")]
         role: String,
         /// Accepted for compatibility: the output is always JSON.

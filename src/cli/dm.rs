@@ -46,7 +46,9 @@ pub enum PairingCommand {
     },
     /// Record a DM from an unknown sender, as a channel adapter does; prints {"code","created"}.
     Request {
+        /// The channel the sender wrote on (telegram, whatsapp, …).
         channel: String,
+        /// The sender's id on that channel.
         sender_id: String,
         /// Account id of the bot on that channel (default: `default`).
         #[arg(long, value_name = "ID")]
@@ -59,17 +61,22 @@ pub enum PairingCommand {
     },
     /// Show allow-lists (all files of a channel, or one account's effective list).
     Allowlist {
+        /// Only this channel's lists (default: every channel).
         channel: Option<String>,
         /// Show the effective list the bot uses for this account.
         #[arg(long, value_name = "ID")]
         account: Option<String>,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Remove a sender from an account's allow-list (default: the `default` account).
     Revoke {
+        /// The channel of the allow-list.
         channel: String,
+        /// The sender to remove, as the allow-list holds it.
         entry: String,
+        /// The bot account (default: `default`, which also covers the unscoped file).
         #[arg(long, value_name = "ID")]
         account: Option<String>,
         #[command(flatten)]

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::paths::Paths;
 
+pub mod completions;
 pub mod console;
 pub mod devices;
 pub mod dm;
@@ -20,7 +21,16 @@ pub mod validate;
 
 /// Terminal approval console for OpenClaw DM pairing and node device pairing.
 #[derive(Debug, Parser)]
-#[command(name = "clawpair", version, about, long_about = None)]
+#[command(
+    name = "clawpair",
+    version,
+    about = "Terminal approval console for OpenClaw DM pairing and node device pairing",
+    long_about = "Terminal approval console for OpenClaw DM pairing and node device pairing.\n\n\
+                  Without a subcommand, clawpair opens the console on the state dir (with its \
+                  gateway in the background); with --headless it runs the same engine without \
+                  a terminal, printing one JSON event per line.",
+    after_help = "With no subcommand, clawpair opens the console (--headless: JSON events on stdout)."
+)]
 pub struct Cli {
     /// State directory; must exist (default: $OPENCLAW_STATE_DIR, else ~/.openclaw).
     #[arg(long, global = true, value_name = "DIR")]
@@ -45,6 +55,19 @@ pub struct ConsoleArgs {
     /// No bell or desktop notification on new requests.
     #[arg(long)]
     pub no_notify: bool,
+    /// Approve DM pairing codes with `a` at once, without the confirmation
+    /// card (device requests always show it).
+    #[arg(long)]
+    pub quick_approve: bool,
+    /// Run this shell command for every new request, with the event's JSON
+    /// line (no code, no token) on stdin and $CLAWPAIR_EVENT set (e.g. to
+    /// forward it to a phone); at most 4 at once, each killed after --exec-timeout.
+    #[arg(long, value_name = "CMD")]
+    pub exec_on_request: Option<String>,
+    /// Seconds an --exec-on-request command may run.
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "exec_on_request",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub exec_timeout: u64,
     #[command(flatten)]
     pub gateway: GatewayArgs,
 }
@@ -66,15 +89,16 @@ pub struct GatewayArgs {
     #[arg(long)]
     pub no_auto_approve_local: bool,
     /// Outstanding pending requests one address may create (default 16).
-    /// Raise only for load tests and benchmarks from a single address.
-    #[arg(long, value_name = "N")]
+    /// For load tests and benchmarks from a single address only (hidden from
+    /// the help; see the README).
+    #[arg(long, value_name = "N", hide = true)]
     pub max_pending_per_addr: Option<usize>,
-    /// Concurrent sockets per address (default 1024).
-    #[arg(long, value_name = "N")]
+    /// Concurrent sockets per address (default 1024; tests only).
+    #[arg(long, value_name = "N", hide = true)]
     pub max_conns_per_addr: Option<usize>,
     /// Failed handshakes per address per minute before it is refused
-    /// (`AUTH_RATE_LIMITED`; default 30).
-    #[arg(long, value_name = "N")]
+    /// (`AUTH_RATE_LIMITED`; default 30; tests only).
+    #[arg(long, value_name = "N", hide = true)]
     pub max_failed_handshakes_per_minute: Option<u32>,
 }
 
@@ -103,6 +127,14 @@ pub enum Command {
     /// The decision history: every approval, rejection, removal, revocation,
     /// rotation and setup code, who made it and where.
     History(history::HistoryArgs),
+    /// Print a shell completion script (bash, zsh or fish) to stdout.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Print the man page (roff) to stdout: `clawpair man > clawpair.1`.
+    Man,
 }
 
 /// Everything a subcommand needs from the global flags.
@@ -190,9 +222,54 @@ pub fn write_stdout(text: &str) -> CliResult {
 }
 
 /// Parses the process arguments and runs the chosen mode.
+impl Cli {
+    /// Parses `args`; the console's flags with a subcommand (which would
+    /// ignore them) are a usage error, as any unknown flag is.
+    pub fn try_parse_checked<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Cli::command();
+        let m = cmd.try_get_matches_from_mut(args)?;
+        if let Some((sub, _)) = m.subcommand() {
+            let console_only: Vec<String> = ConsoleArgs::augment_args(clap::Command::new("x"))
+                .get_arguments()
+                .filter(|a| {
+                    m.value_source(a.get_id().as_str())
+                        == Some(clap::parser::ValueSource::CommandLine)
+                })
+                .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
+                .collect();
+            if !console_only.is_empty() {
+                return Err(cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "{} only apply to the console (clawpair with no subcommand), not to `clawpair {sub}`",
+                        console_only.join(", ")
+                    ),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+    }
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging();
+    let cli = Cli::try_parse_checked(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    if cli.command.is_some() {
+        // A subcommand's output to a closed pipe (`clawpair … | head`) ends
+        // it quietly, as for any Unix tool, instead of a panic in println!.
+        // The console and headless mode keep SIGPIPE ignored: headless stops
+        // cleanly when its reader goes (see runtime/headless.rs). Sockets
+        // are unaffected (Rust sends with MSG_NOSIGNAL).
+        // SAFETY: setting a signal disposition before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    crate::logfile::init();
     let ctx = Ctx {
         paths: Paths::resolve(cli.state_dir.as_deref()),
     };
@@ -201,6 +278,8 @@ pub fn main() -> ExitCode {
     // everything would be.
     let unusable = ctx.paths.unusable_state_dir();
     let result = match (cli.command, unusable) {
+        (Some(Command::Completions { shell }), _) => completions::print(shell),
+        (Some(Command::Man), _) => completions::man(),
         (Some(Command::Paths), unusable) => {
             print_paths(&ctx).and(unusable.map_or(Ok(()), |m| Err(Failure::error(m))))
         }
@@ -229,38 +308,14 @@ fn run(ctx: &Ctx, command: Option<Command>, console: &ConsoleArgs) -> CliResult 
         Some(Command::SetupCode(a)) => gateway::run_setup_code(ctx, a),
         Some(Command::Join(a)) => gateway::run_join(ctx, a),
         Some(Command::History(a)) => history::run(ctx, a),
+        Some(Command::Completions { shell }) => completions::print(shell),
+        Some(Command::Man) => completions::man(),
         None => console::run(ctx, console),
     }
 }
 
-/// Logs go to stderr, warnings and up unless `CLAWPAIR_LOG` says otherwise.
-/// Whatever it says, the WebSocket libraries log warnings and errors only:
-/// their trace output dumps every frame, and frames carry the
-/// shared token, setup tokens and device tokens.
-fn init_logging() {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CLAWPAIR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .without_time()
-        .with_target(false)
-        .finish()
-        .with(tracing_subscriber::filter::filter_fn(|m| {
-            !carries_frames(m.target()) || *m.level() <= tracing::Level::WARN
-        }))
-        .try_init();
-}
-
 /// Targets whose verbose logs print WebSocket frames (and so secrets).
-pub fn carries_frames(target: &str) -> bool {
-    ["tungstenite", "tokio_tungstenite"]
-        .iter()
-        .any(|c| target == *c || target.starts_with(&format!("{c}::")))
-}
+pub use crate::logfile::carries_frames;
 
 fn print_paths(ctx: &Ctx) -> CliResult {
     let p = &ctx.paths;
@@ -305,16 +360,65 @@ fn print_paths(ctx: &Ctx) -> CliResult {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn frame_dumping_targets() {
-        assert!(super::carries_frames("tungstenite::protocol"));
-        assert!(super::carries_frames("tokio_tungstenite"));
-        assert!(!super::carries_frames("clawpair::gateway::server"));
-        assert!(!super::carries_frames("tungstenite_like"));
-    }
-
-    #[test]
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// Every subcommand and every argument says what it is for.
+    #[test]
+    fn every_argument_has_a_description() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{p} (about)"));
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "clawpair", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:#?}");
+    }
+
+    #[test]
+    fn the_help_says_no_subcommand_opens_the_console_and_hides_test_limits() {
+        use clap::CommandFactory;
+        let help = super::Cli::command().render_help().to_string();
+        assert!(
+            help.contains("With no subcommand, clawpair opens the console"),
+            "{help}"
+        );
+        assert!(!help.contains("max-pending-per-addr"), "{help}");
+    }
+
+    #[test]
+    fn console_flags_are_refused_with_a_subcommand() {
+        for args in [
+            &["clawpair", "--headless", "devices", "list"][..],
+            &["clawpair", "--no-gateway", "pairing", "list"],
+            &["clawpair", "--port", "1", "history"],
+        ] {
+            let e = super::Cli::try_parse_checked(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            assert!(e.to_string().contains("only apply to the console"), "{e}");
+        }
+        let ok = |a: &[&str]| super::Cli::try_parse_checked(a).is_ok();
+        assert!(ok(&["clawpair", "--state-dir", "/x", "history"]));
+        assert!(ok(&["clawpair", "history", "--state-dir", "/x"]));
+        assert!(ok(&["clawpair", "--headless", "--no-gateway"]));
+        // `clawpair gateway` has flags of the same names of its own.
+        assert!(ok(&["clawpair", "gateway", "--port", "1"]));
     }
 }

@@ -14,24 +14,40 @@ use crate::clipboard::MemoryClipboard;
 use crate::clock::now_ms;
 use crate::runtime::{Engine, Options, Output};
 
-struct JsonLines;
+/// One event as headless mode prints it (and `--exec-on-request` gets it):
+/// the event's JSON with a `ts`.
+pub fn event_line(ev: &Event) -> Option<String> {
+    let mut v = serde_json::to_value(ev).ok()?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "ts".into(),
+            serde_json::Value::String(crate::clock::format_iso_ms(now_ms())),
+        );
+    }
+    Some(v.to_string())
+}
+
+struct JsonLines {
+    tx: tokio::sync::mpsc::UnboundedSender<Msg>,
+    closed: bool,
+}
 
 impl Output for JsonLines {
     fn emit(&mut self, ev: &Event) {
-        let mut v = match serde_json::to_value(ev) {
-            Ok(v) => v,
-            Err(_) => return,
+        let Some(line) = event_line(ev) else {
+            return;
         };
-        if let Some(o) = v.as_object_mut() {
-            o.insert(
-                "ts".into(),
-                serde_json::Value::String(crate::clock::format_iso_ms(now_ms())),
-            );
+        if !self.closed {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+                // Whoever read our events is gone: stop cleanly (the gateway
+                // tells its clients), instead of dying on SIGPIPE.
+                self.closed = true;
+                crate::logfile::line(&format!("stdout closed ({e}); stopping"));
+                let _ = self.tx.send(Msg::Shutdown);
+            }
         }
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{v}");
-        let _ = out.flush();
-        eprintln!("clawpair: {}", human(ev));
+        crate::logfile::line(&human(ev));
     }
     fn notify(&mut self, _text: &str) {}
 }
@@ -95,20 +111,48 @@ fn human(ev: &Event) -> String {
             c(error)
         ),
         Event::GatewayStopped => "gateway stopped".into(),
+        Event::DmPending { channel, id, .. } => {
+            format!("{} pairing request from {} is pending", c(channel), c(id))
+        }
+        Event::DevicePending {
+            device_id,
+            display_name,
+            ..
+        } => format!(
+            "device pairing request from {} (key {}) is pending",
+            c(display_name.as_deref().unwrap_or("unnamed device")),
+            crate::devices::model::short_fingerprint(device_id)
+        ),
+        Event::Ready {
+            dm_pending,
+            device_pending,
+        } => format!("ready: {dm_pending} DM and {device_pending} device request(s) pending"),
+        Event::DecisionRecorded { decision } => format!(
+            "recorded: {} {} ({})",
+            decision.action.as_str(),
+            decision.subject.describe(),
+            decision.via.as_str()
+        ),
+        Event::InputUnknown { error } => c(error),
     }
 }
 
 pub async fn run(opts: Options) -> Result<(), String> {
+    let (otx, orx) = tokio::sync::mpsc::unbounded_channel();
     let mut engine = Engine::start(
         &opts,
         Box::new(MemoryClipboard::default()),
-        Box::new(JsonLines),
+        Box::new(JsonLines {
+            tx: otx,
+            closed: false,
+        }),
     );
-    eprintln!(
-        "clawpair: headless on {} (watching by {})",
+    forward(orx, engine.tx.clone());
+    crate::logfile::line(&format!(
+        "headless on {} (watching by {})",
         opts.paths.state_dir.display(),
         engine.watching_by()
-    );
+    ));
     {
         let tx = engine.tx.clone();
         // A plain thread: blocking stdin must not hold up shutdown.
@@ -117,9 +161,16 @@ pub async fn run(opts: Options) -> Result<(), String> {
             .spawn(move || {
                 for l in std::io::stdin().lines() {
                     let Ok(l) = l else { break };
-                    if matches!(l.trim(), "setup-code" | "s")
-                        && tx.send(Msg::RequestSetupCode).is_err()
-                    {
+                    let msg = match l.trim() {
+                        "setup-code" | "s" => Msg::RequestSetupCode,
+                        "" => continue,
+                        // The line itself is not repeated: it may be a pasted secret.
+                        other => Msg::UnknownInput(format!(
+                            "unknown command on stdin ({} characters); the one command is `setup-code`",
+                            other.chars().count()
+                        )),
+                    };
+                    if tx.send(msg).is_err() {
                         break;
                     }
                 }
@@ -145,7 +196,21 @@ pub async fn run(opts: Options) -> Result<(), String> {
             break;
         }
     }
-    eprintln!("clawpair: stopping");
+    crate::logfile::line("stopping");
     engine.shutdown().await;
     Ok(())
+}
+
+/// Messages the output sends (stdout closed) go to the engine.
+fn forward(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Msg>,
+    tx: tokio::sync::mpsc::UnboundedSender<Msg>,
+) {
+    tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            if tx.send(m).is_err() {
+                break;
+            }
+        }
+    });
 }

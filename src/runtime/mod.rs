@@ -4,7 +4,9 @@
 
 pub mod console;
 pub mod headless;
+pub mod hook;
 pub mod notify;
+pub mod recorder;
 pub mod source;
 pub mod term;
 pub mod watcher;
@@ -44,6 +46,29 @@ pub struct Options {
     pub port: u16,
     pub notify: bool,
     pub force_poll: bool,
+    /// Who makes the decisions taken here, for the audit log (console or headless).
+    pub via: crate::audit::Via,
+    /// `--quick-approve`: DM codes are approved without the card.
+    pub quick_approve: bool,
+    /// `--exec-on-request`: a command run for every new request.
+    pub hook: Option<hook::HookConfig>,
+}
+
+impl Options {
+    /// The options of the console on `paths` with everything else at its default.
+    pub fn new(paths: Paths) -> Options {
+        Options {
+            paths,
+            gateway: None,
+            bind: "127.0.0.1".into(),
+            port: 18789,
+            notify: false,
+            force_poll: false,
+            via: crate::audit::Via::Console,
+            quick_approve: false,
+            hook: None,
+        }
+    }
 }
 
 /// The source, watcher, loaders, effect executor and gateway task around one `State`.
@@ -62,6 +87,9 @@ pub struct Engine {
     gateway: Arc<Mutex<Option<Arc<crate::gateway::GatewayHandle>>>>,
     gateway_started: Option<tokio::sync::oneshot::Receiver<()>>,
     watch_dead: bool,
+    /// Appends decisions to the audit log.
+    recorder: recorder::Recorder,
+    hook: Option<hook::Hook>,
 }
 
 /// A loader: waits for `wanted`, asks the source, sends what it got. A
@@ -164,8 +192,20 @@ impl Engine {
                 let _ = done_tx.send(());
             }));
         }
-        let state = State::new(source.info().location, now_ms());
+        let info = source.info();
+        let place = match &info.kind {
+            source::SourceKind::Files => crate::audit::Place::Local(opts.paths.state_dir.clone()),
+        };
+        let recorder = recorder::Recorder::start(place, opts.via, tx.clone());
+        let mut state = State::new(info.location, now_ms());
+        state.quick_approve = opts.quick_approve;
+        let hook = opts
+            .hook
+            .clone()
+            .map(|cfg| hook::Hook::start(cfg, tx.clone()));
         Engine {
+            recorder,
+            hook,
             state,
             tx,
             rx,
@@ -201,8 +241,12 @@ impl Engine {
             self.dm_reload.notify_one();
             self.dev_reload.notify_one();
         }
-        if matches!(msg, Msg::DmLoaded(_) | Msg::DevicesLoaded(_)) {
-            // Fresh rows are judged against a fresh clock.
+        if matches!(
+            msg,
+            Msg::Key(_) | Msg::DmLoaded(_) | Msg::DevicesLoaded(_) | Msg::ActionDone { .. }
+        ) {
+            // Fresh rows are judged against a fresh clock, and a key is timed
+            // against the last change of the selection.
             let fx = update(&mut self.state, Msg::Tick(now_ms()));
             for e in fx {
                 self.run(e);
@@ -265,14 +309,37 @@ impl Engine {
                     self.output.notify(&text);
                 }
             }
-            Effect::Emit(ev) => self.output.emit(&ev),
+            Effect::Emit(ev) => {
+                if ev.is_new_request() {
+                    if let Some(h) = &self.hook {
+                        h.send(&ev);
+                    }
+                }
+                self.output.emit(&ev)
+            }
+            Effect::Record(d) => self.recorder.record(d),
+            Effect::LoadHistory => self.recorder.load_history(),
             Effect::Quit => {}
         }
     }
 
-    /// Stops the gateway first (its clients get `shutdown`), handles the
-    /// messages that produces (the `stopped` event), then stops the rest.
+    /// Writes the decisions still on their way to the log (observations
+    /// without their wait), then stops the gateway (its clients get
+    /// `shutdown`) and handles the messages that produces (its `stopped`
+    /// event is the last one), then stops the rest.
     pub async fn shutdown(&mut self) {
+        self.recorder.flush(Duration::from_secs(3)).await;
+        let mut later = Vec::new();
+        while let Ok(msg) = self.rx.try_recv() {
+            if matches!(msg, Msg::Recorded(_)) {
+                self.handle(msg);
+            } else {
+                later.push(msg);
+            }
+        }
+        for m in later {
+            let _ = self.tx.send(m);
+        }
         if let Some(started) = self.gateway_started.take() {
             let _ = tokio::time::timeout(Duration::from_secs(2), started).await;
         }
@@ -289,6 +356,12 @@ impl Engine {
                     break;
                 }
             }
+        }
+        // A decision announced while the gateway stopped is still written
+        // (without its event: `gateway.stopped` stays the last line).
+        self.recorder.flush(Duration::from_secs(3)).await;
+        if let Some(h) = self.hook.take() {
+            h.finish(Duration::from_secs(5)).await;
         }
         for t in self.tasks.drain(..) {
             t.abort();

@@ -40,12 +40,8 @@ impl Drop for Guard {
 /// module) goes to `$CLAWPAIR_LOG_FILE` or nowhere, never onto the screen.
 fn divert_stderr() -> Option<i32> {
     use std::os::fd::IntoRawFd;
-    let target = match std::env::var_os("CLAWPAIR_LOG_FILE") {
-        Some(p) if !p.is_empty() => std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()?,
+    let target = match std::env::var_os(crate::logfile::LOG_FILE_ENV) {
+        Some(p) if !p.is_empty() => crate::logfile::open_private(std::path::Path::new(&p)).ok()?,
         _ => std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/null")

@@ -1,12 +1,20 @@
 //! Pure rendering of `&State`: nothing here changes the model or reads the
 //! clock; every duration is computed from `state.now_ms`.
+//!
+//! The screen, top to bottom: the status line; alerts (load errors, a dead
+//! task), wrapped so the fix they suggest is always shown; the body (the four
+//! panes sized to their content, the History view, or the first-run panel);
+//! the message line (the latest toast, wrapped); the footer (wrapped).
 
+pub mod firstrun;
 pub mod format;
+pub mod history;
 pub mod panes;
 pub mod popup;
 pub mod theme;
 
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
@@ -17,47 +25,47 @@ use crate::app::rows::GatewayStatus;
 use crate::app::state::{Mode, Pane, State, ToastLevel};
 pub use theme::Theme;
 
+/// At most this many lines of alerts and of the message, so the lists keep
+/// the screen (six lines hold any message clawpair writes, 80 columns wide).
+const MAX_MESSAGE_LINES: usize = 6;
+
 /// Draws the whole console.
 pub fn render(f: &mut Frame, s: &State, t: &Theme) {
     let area = f.area();
+    let w = area.width as usize;
+    let alerts = alert_lines(s, w, t);
+    let message = message_lines(s, w, t);
+    let foot = footer_lines(s, w, t);
+    // The body keeps at least 3 lines; alerts and messages give way first.
+    let room = (area.height as usize).saturating_sub(1 + foot.len() + 3);
+    let alerts_h = alerts.len().min(room);
+    let message_h = message.len().min(room.saturating_sub(alerts_h)).max(1);
     let rows = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
             Constraint::Length(1),
+            Constraint::Length(alerts_h as u16),
             Constraint::Min(3),
-            Constraint::Length(1),
-            Constraint::Length(1),
+            Constraint::Length(message_h as u16),
+            Constraint::Length(foot.len() as u16),
         ])
         .split(area);
     status_line(f, rows[0], s, t);
-    body(f, rows[1], s, t);
-    message_line(f, rows[2], s, t);
-    footer_line(f, rows[3], s, t);
+    f.render_widget(Paragraph::new(alerts), rows[1]);
+    match &s.mode {
+        Mode::History { scroll } => history::view(f, rows[2], s, *scroll, t),
+        _ if s.is_first_run() => firstrun::panel(f, rows[2], s, t),
+        _ => panes::body(f, rows[2], s, t),
+    }
+    f.render_widget(Paragraph::new(message), rows[3]);
+    f.render_widget(Paragraph::new(foot), rows[4]);
     match &s.mode {
         Mode::Help => popup::help(f, area, t),
         Mode::Confirm { what, yes } => popup::confirm(f, area, s, what, *yes, t),
+        Mode::Card(card) => popup::card(f, area, s, card, t),
         Mode::SetupCode(p) => popup::setup_code(f, area, s, p, t),
-        Mode::Normal | Mode::Filter => {}
+        Mode::Normal | Mode::Filter | Mode::History { .. } => {}
     }
-}
-
-fn body(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
-    let rows = Layout::default()
-        .direction(Direction::Vertical)
-        .constraints([
-            Constraint::Fill(1),
-            Constraint::Fill(1),
-            Constraint::Fill(1),
-        ])
-        .split(area);
-    let bottom = Layout::default()
-        .direction(Direction::Horizontal)
-        .constraints([Constraint::Percentage(60), Constraint::Percentage(40)])
-        .split(rows[2]);
-    panes::dm(f, rows[0], s, t);
-    panes::devices(f, rows[1], s, t);
-    panes::paired(f, bottom[0], s, t);
-    panes::allow(f, bottom[1], s, t);
 }
 
 fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
@@ -69,13 +77,6 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         GatewayStatus::Stopped => "gateway stopped".to_string(),
     };
     let online = s.online.len();
-    let err = s
-        .task_error
-        .as_ref()
-        .or(s.dm_error.as_ref())
-        .or(s.devices_error.as_ref())
-        .map(|e| format!("⚠ {} │ ", crate::sanitize::for_terminal(e)))
-        .unwrap_or_default();
     let dir = crate::sanitize::for_terminal(&s.state_dir);
     let (dm, dev, paired, allow) = (
         s.live_dm_count(),
@@ -83,10 +84,16 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         s.paired.len(),
         s.allow.len(),
     );
-    // Errors first, then the gateway state, counts, and the state dir (cut first).
+    // The gateway state, counts, and the state dir (cut first). Errors are
+    // not here: they get their own lines below, whole.
+    let mark = if alert_texts(s).is_empty() {
+        ""
+    } else {
+        "⚠ "
+    };
     let text = if area.width >= 110 {
         format!(
-            " clawpair │ {err}{gw} │ DM {dm} · devices {dev} · paired {paired} ({online} online) · allowed {allow} │ {dir}"
+            " clawpair │ {mark}{gw} │ DM {dm} · devices {dev} · paired {paired} ({online} online) · allowed {allow} │ {dir}"
         )
     } else {
         let gw = gw.strip_prefix("gateway ").unwrap_or(&gw).to_string();
@@ -96,50 +103,165 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             gw
         };
         format!(
-            " {err}{gw} │ DM {dm} · dev {dev} · paired {paired} ({online} on) · allow {allow} │ {dir}"
+            " {mark}{gw} │ DM {dm} · dev {dev} · paired {paired} ({online} on) · allow {allow} │ {dir}"
         )
     };
     let line = Line::from(fit(&text, area.width as usize));
     f.render_widget(Paragraph::new(line).style(t.status), area);
 }
 
-fn message_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
-    let line = if s.mode == Mode::Filter {
-        Line::from(vec![
+/// The problems to show under the status line: a dead task, load errors, a
+/// decision that could not be recorded.
+fn alert_texts(s: &State) -> Vec<String> {
+    let mut v = Vec::new();
+    for e in [&s.task_error, &s.dm_error, &s.devices_error]
+        .into_iter()
+        .flatten()
+    {
+        v.push(e.clone());
+    }
+    if let Some(e) = &s.history_error {
+        v.push(format!("decisions are not being recorded: {e}"));
+    }
+    v
+}
+
+fn alert_lines(s: &State, w: usize, t: &Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for text in alert_texts(s) {
+        let clean = crate::sanitize::for_terminal(&text);
+        for (i, l) in wrap(&clean, w.saturating_sub(3).max(10))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 { " ⚠ " } else { "   " };
+            out.push(Line::from(vec![
+                Span::styled(lead, t.error),
+                Span::styled(l, t.warn),
+            ]));
+        }
+    }
+    let keep = MAX_MESSAGE_LINES.max(1);
+    if out.len() > keep {
+        out.truncate(keep);
+    }
+    out
+}
+
+/// The latest toast, or the filter, wrapped to the width: never cut before
+/// the fix it suggests.
+fn message_lines(s: &State, w: usize, t: &Theme) -> Vec<Line<'static>> {
+    if s.mode == Mode::Filter {
+        return vec![Line::from(vec![
             Span::styled(" filter /", t.key),
             Span::raw(crate::sanitize::for_terminal(&s.filter)),
             Span::styled("▏", t.key),
-        ])
-    } else if let Some(toast) = s.toasts.last() {
+        ])];
+    }
+    if let Some(toast) = s.toasts.last() {
         let (mark, style) = match toast.level {
-            ToastLevel::Info => ("✓ ", t.ok),
-            ToastLevel::Error => ("✗ ", t.error),
+            ToastLevel::Info => (" ✓ ", t.ok),
+            ToastLevel::Error => (" ✗ ", t.error),
         };
-        Line::from(vec![
-            Span::styled(format!(" {mark}"), style),
-            Span::styled(crate::sanitize::for_terminal(&toast.text), style),
-        ])
-    } else if !s.filter.is_empty() {
-        Line::from(vec![
+        return styled_wrap(mark, &toast.text, style, w, MAX_MESSAGE_LINES);
+    }
+    if !s.filter.is_empty() {
+        return vec![Line::from(vec![
             Span::styled(" filter: ", t.dim),
             Span::raw(crate::sanitize::for_terminal(&s.filter)),
             Span::styled("  (Esc clears)", t.dim),
-        ])
-    } else {
-        Line::from("")
-    };
-    f.render_widget(Paragraph::new(line), area);
+        ])];
+    }
+    vec![Line::from("")]
 }
 
-fn footer_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
+/// `lead` then `text` wrapped under it, in `style`, at most `max` lines.
+pub fn styled_wrap(
+    lead: &str,
+    text: &str,
+    style: Style,
+    w: usize,
+    max: usize,
+) -> Vec<Line<'static>> {
+    let indent = UnicodeWidthStr::width(lead);
+    let clean = crate::sanitize::for_terminal(text);
+    wrap(&clean, w.saturating_sub(indent).max(10))
+        .into_iter()
+        .take(max)
+        .enumerate()
+        .map(|(i, l)| {
+            let head = if i == 0 {
+                lead.to_string()
+            } else {
+                " ".repeat(indent)
+            };
+            Line::from(vec![Span::styled(head, style), Span::styled(l, style)])
+        })
+        .collect()
+}
+
+fn footer_lines(s: &State, w: usize, t: &Theme) -> Vec<Line<'static>> {
     let mode = ModeKind::of(&s.mode);
-    let pane = s.focus;
+    let entries = footer(mode, s.focus);
+    let natural: usize = entries
+        .iter()
+        .map(|(l, h)| UnicodeWidthStr::width(*l) + 1 + UnicodeWidthStr::width(*h) + 2)
+        .sum::<usize>()
+        + 1;
+    // Two spaces between entries when they fit on one line, else one, and
+    // wrap onto a second line only if even that does not fit.
+    let gap = if natural <= w { "  " } else { " " };
+    let mut lines = Vec::new();
     let mut spans = vec![Span::raw(" ")];
-    for (label, help) in footer(mode, pane) {
+    let mut used = 1;
+    for (label, help) in entries {
+        let len = UnicodeWidthStr::width(label) + 1 + UnicodeWidthStr::width(help) + gap.len();
+        if used + len > w && spans.len() > 1 {
+            lines.push(Line::from(std::mem::replace(
+                &mut spans,
+                vec![Span::raw(" ")],
+            )));
+            used = 1;
+        }
         spans.push(Span::styled(label, t.key));
-        spans.push(Span::raw(format!(" {help}  ")));
+        spans.push(Span::raw(format!(" {help}{gap}")));
+        used += len;
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    lines.push(Line::from(spans));
+    lines.truncate(2);
+    lines
+}
+
+/// Word-wraps `s` to `w` display columns (a word longer than a line is cut hard).
+pub fn wrap(s: &str, w: usize) -> Vec<String> {
+    let w = w.max(1);
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    let mut cur_w = 0;
+    for word in s.split(' ') {
+        let ww = UnicodeWidthStr::width(word);
+        if cur_w > 0 && cur_w + 1 + ww > w {
+            lines.push(std::mem::take(&mut cur));
+            cur_w = 0;
+        }
+        if cur_w > 0 {
+            cur.push(' ');
+            cur_w += 1;
+        }
+        for c in word.chars() {
+            let cw = UnicodeWidthChar::width(c).unwrap_or(0);
+            if cur_w + cw > w {
+                lines.push(std::mem::take(&mut cur));
+                cur_w = 0;
+            }
+            cur.push(c);
+            cur_w += cw;
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
 }
 
 /// Truncates to `w` display columns (with `…`) or pads with spaces to exactly `w`.
@@ -186,7 +308,7 @@ pub fn pane_title(p: Pane, focused: bool, extra: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::fit;
+    use super::{fit, wrap};
 
     #[test]
     fn fit_pads_and_truncates_by_width() {
@@ -194,5 +316,15 @@ mod tests {
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("日本語", 4), "日… ");
         assert_eq!(fit("x", 0), "");
+    }
+
+    #[test]
+    fn wrap_keeps_every_word() {
+        assert_eq!(
+            wrap("run clawpair doctor --repair to fix it", 12),
+            vec!["run clawpair", "doctor", "--repair to", "fix it"]
+        );
+        assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 5), vec![""]);
     }
 }

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::format::countdown;
 use super::Theme;
 use crate::app::keymap::{ModeKind, BINDINGS};
-use crate::app::state::{Confirm, SetupPopup, State, ToastLevel};
+use crate::app::state::{Card, CardLive, Confirm, SetupPopup, State, ToastLevel};
 use crate::sanitize::for_terminal as clean;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -36,14 +36,16 @@ pub fn help(f: &mut Frame, area: Rect, t: &Theme) {
         let mut lines = vec![Line::styled(name, t.header)];
         for b in BINDINGS.iter().filter(|b| b.mode == mode) {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<7}", b.label), t.key),
+                Span::styled(format!("  {:<8}", b.label), t.key),
                 Span::raw(b.help),
             ]));
         }
         lines
     };
-    let left = section(ModeKind::Normal, "Lists");
+    let mut left = section(ModeKind::Normal, "Lists");
+    left.extend(section(ModeKind::Card, "Approval card"));
     let mut right = section(ModeKind::Confirm, "Confirmation");
+    right.extend(section(ModeKind::History, "History"));
     right.extend(section(ModeKind::SetupCode, "Setup code"));
     right.extend(section(ModeKind::Filter, "Filter"));
     right.push(Line::from(""));
@@ -104,6 +106,181 @@ pub fn confirm(f: &mut Frame, area: Rect, s: &State, what: &Confirm, yes: bool, 
     );
 }
 
+/// `label   value`, the value wrapped under itself.
+fn fact(label: &str, value: &str, w: usize, t: &Theme) -> Vec<Line<'static>> {
+    let lw = 11;
+    let vw = w.saturating_sub(lw + 2).max(10);
+    super::wrap(value, vw)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let l = if i == 0 { label } else { "" };
+            Line::from(vec![
+                Span::styled(format!(" {l:<width$} ", width = lw), t.dim),
+                Span::raw(v),
+            ])
+        })
+        .collect()
+}
+
+fn names(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.iter().map(|x| clean(x)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The approval card: everything approving grants, as it was when the card
+/// opened, and whether it is still so.
+pub fn card(f: &mut Frame, area: Rect, s: &State, card: &Card, t: &Theme) {
+    use crate::app::rows::{request_kind, RequestKind};
+    use crate::devices::model::short_fingerprint;
+    let w = area.width.clamp(20, 80) as usize - 2;
+    let mut lines: Vec<Line> = Vec::new();
+    let title;
+    match card {
+        Card::Dm(r) => {
+            title = "Approve this DM sender?";
+            let mut name = r.display_name().map(|n| clean(&n)).unwrap_or_default();
+            if let Some(u) = r.username() {
+                if !name.is_empty() {
+                    name.push(' ');
+                }
+                name.push('@');
+                name.push_str(&clean(u));
+            }
+            if name.is_empty() {
+                name = "(no name given)".into();
+            }
+            let asked = match r.created_at_ms {
+                Some(c) => format!("{} ago", super::format::age(s.now_ms - c)),
+                None => "unknown".into(),
+            };
+            let left = r
+                .remaining_ms(s.now_ms)
+                .map(|ms| format!(" · expires in {}", countdown(ms)))
+                .unwrap_or_default();
+            lines.extend(fact("Channel", &clean(&r.channel), w, t));
+            lines.extend(fact("Account", &clean(r.account_label()), w, t));
+            lines.extend(fact("Sender id", &clean(&r.id), w, t));
+            lines.extend(fact("Name", &name, w, t));
+            lines.extend(fact("Code", &clean(&r.code), w, t));
+            lines.extend(fact("Asked", &format!("{asked}{left}"), w, t));
+            lines.push(Line::from(""));
+            lines.extend(fact(
+                "Grants",
+                &format!(
+                    "{} may message the bot on {} (account {}) from now on",
+                    clean(&r.id),
+                    clean(&r.channel),
+                    clean(r.account_label())
+                ),
+                w,
+                t,
+            ));
+        }
+        Card::Device { request: r, paired } => {
+            title = "Approve this device?";
+            let kind = request_kind(r, paired.as_deref());
+            let kind_text = match &kind {
+                RequestKind::FirstTime => "first-time: this device has never been paired".into(),
+                RequestKind::Repair => {
+                    "repair: a known device presents a NEW KEY (key changed); approve only if you replaced or reset it".into()
+                }
+                RequestKind::Same => "re-pair: it asks for nothing it does not hold".into(),
+                other => super::panes::kind_text(other),
+            };
+            let client = match (&r.client_id, &r.client_mode) {
+                (Some(c), Some(m)) => format!("{} ({})", clean(c), clean(m)),
+                (Some(c), None) => clean(c),
+                (None, Some(m)) => format!("({})", clean(m)),
+                (None, None) => "not given".into(),
+            };
+            lines.extend(fact(
+                "Device",
+                &clean(r.display_name.as_deref().unwrap_or("(unnamed)")),
+                w,
+                t,
+            ));
+            lines.extend(fact(
+                "Platform",
+                &clean(r.platform.as_deref().unwrap_or("not given")),
+                w,
+                t,
+            ));
+            lines.extend(fact("Client", &client, w, t));
+            lines.extend(fact("Key", &short_fingerprint(&r.device_id), w, t));
+            lines.extend(fact("Device id", &clean(&r.device_id), w, t));
+            lines.extend(fact("Kind", &kind_text, w, t));
+            lines.extend(fact(
+                "Asks for",
+                &format!("roles {} · scopes {}", names(&r.roles), names(&r.scopes)),
+                w,
+                t,
+            ));
+            lines.extend(fact(
+                "Holds",
+                &match paired {
+                    Some(p) => format!("roles {} · scopes {}", names(&p.roles), names(&p.scopes)),
+                    None => "nothing yet".into(),
+                },
+                w,
+                t,
+            ));
+            lines.extend(fact(
+                "From",
+                &match &r.remote_ip {
+                    Some(ip) => clean(ip),
+                    None => "this machine (no remote address recorded)".into(),
+                },
+                w,
+                t,
+            ));
+            lines.extend(fact(
+                "Asked",
+                &format!(
+                    "{} ago · expires in {}",
+                    super::format::age(s.now_ms - r.ts),
+                    countdown(r.remaining_ms(s.now_ms))
+                ),
+                w,
+                t,
+            ));
+        }
+    }
+    lines.push(Line::from(""));
+    match s.card_live(card) {
+        CardLive::Same => {}
+        CardLive::Busy => lines.push(Line::styled(" working on it…", t.warn)),
+        CardLive::Changed => lines.extend(super::styled_wrap(
+            " ⚠ ",
+            "This request changed since the card opened; y shows it again as it is now.",
+            t.warn,
+            w,
+            3,
+        )),
+        CardLive::Gone(why) => lines.extend(super::styled_wrap(
+            " ✗ ",
+            &format!("Nothing to approve: {why}."),
+            t.error,
+            w,
+            3,
+        )),
+    }
+    lines.push(Line::styled(
+        " y/Enter approve as shown · Esc cancel",
+        t.dim,
+    ));
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let r = centered(area, w as u16 + 2, h);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(frame_block(title, t)), r);
+}
+
+/// The setup code popup. It takes the whole screen, and the code is drawn
+/// on rows of its own with no border or QR character beside it, so a mouse
+/// selection of those rows copies the code whole.
 pub fn setup_code(f: &mut Frame, area: Rect, s: &State, p: &SetupPopup, t: &Theme) {
     match p {
         SetupPopup::Issuing => {
@@ -128,119 +305,166 @@ pub fn setup_code(f: &mut Frame, area: Rect, s: &State, p: &SetupPopup, t: &Them
                 r,
             );
         }
-        SetupPopup::Ready { code, qr } => {
-            let remaining = code.expires_at_ms - s.now_ms;
-            let qr_w = qr.first().map_or(0, |l| l.chars().count()) as u16;
-            let qr_h = qr.len() as u16;
-            let mut info: Vec<Line> = vec![
-                Line::from(vec![
-                    Span::styled("gateway ", t.dim),
-                    Span::raw(clean(&code.url)),
-                ]),
-                Line::styled(code.code.clone(), t.code),
-            ];
-            if remaining > 0 {
-                info.push(Line::from(vec![
-                    Span::raw("expires in "),
-                    Span::styled(countdown(remaining), t.soon),
-                ]));
-            } else {
-                info.push(Line::styled("EXPIRED: Esc, then s for a new one", t.error));
-            }
-            info.push(Line::styled("c copy · Esc close", t.dim));
-            if let Some(toast) = s.toasts.last() {
-                // The popup may cover the toast line; repeat the latest outcome here.
-                let (mark, style) = match toast.level {
-                    ToastLevel::Info => ("✓ ", t.ok),
-                    ToastLevel::Error => ("✗ ", t.error),
-                };
-                info.push(Line::styled(format!("{mark}{}", clean(&toast.text)), style));
-            }
-            let code_len = code.code.chars().count() as u16;
-            // 1. QR above the text; 2. QR beside the text; 3. text only.
-            let text_w = area.width.saturating_sub(4).clamp(20, 76);
-            let stacked_h = qr_h + 1 + 3 + code_len.div_ceil(text_w) + 2;
-            let side_text_w = area.width.saturating_sub(qr_w + 5).min(40);
-            let side_h = qr_h.max(3 + code_len.div_ceil(side_text_w.max(1)) + 1) + 2;
-            let qr_lines = || -> Vec<Line> {
-                qr.iter()
-                    .map(|l| Line::from(Span::styled(l.clone(), t.qr)))
-                    .collect()
-            };
-            if qr_w > 0 && qr_w + 2 <= area.width && stacked_h <= area.height {
-                let w = (qr_w.max(text_w) + 2).min(area.width);
-                let r = centered(area, w, stacked_h);
-                f.render_widget(Clear, r);
-                let mut lines: Vec<Line> = qr_lines()
-                    .into_iter()
-                    .map(|l| l.alignment(Alignment::Center))
-                    .collect();
-                lines.push(Line::from(""));
-                lines.extend(info);
-                f.render_widget(
-                    Paragraph::new(lines)
-                        .wrap(Wrap { trim: false })
-                        .block(frame_block("Setup code", t)),
-                    r,
-                );
-            } else if qr_w > 0 && side_text_w >= 20 && side_h <= area.height {
-                let w = qr_w + 1 + side_text_w + 2;
-                let r = centered(area, w, side_h);
-                f.render_widget(Clear, r);
-                let blk = frame_block("Setup code", t);
-                let inner = blk.inner(r);
-                f.render_widget(blk, r);
-                let qrect = Rect {
-                    width: qr_w,
-                    ..inner
-                };
-                let trect = Rect {
-                    x: inner.x + qr_w + 1,
-                    width: inner.width.saturating_sub(qr_w + 1),
-                    ..inner
-                };
-                f.render_widget(Paragraph::new(qr_lines()), qrect);
-                f.render_widget(Paragraph::new(info).wrap(Wrap { trim: false }), trect);
-            } else if qr_w > 0 && qr_h <= area.height && qr_w + 21 <= area.width {
-                // Tight terminal (80×24): the whole screen, no border; the
-                // quiet zone is the frame.
-                f.render_widget(Clear, area);
-                let y = area.y + (area.height - qr_h) / 2;
-                let qrect = Rect {
-                    x: area.x,
-                    y,
-                    width: qr_w,
-                    height: qr_h,
-                };
-                let trect = Rect {
-                    x: area.x + qr_w + 1,
-                    y: area.y + 1,
-                    width: area.width - qr_w - 1,
-                    height: area.height.saturating_sub(1),
-                };
-                f.render_widget(Paragraph::new(qr_lines()), qrect);
-                let mut lines = vec![Line::styled("Setup code", t.title_focus), Line::from("")];
-                lines.extend(info);
-                f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), trect);
-            } else {
-                info.push(Line::styled(
-                    format!(
-                        "(a terminal of {}×{} shows the QR code)",
-                        qr_w + 2,
-                        stacked_h
-                    ),
-                    t.dim,
-                ));
-                let h = (info.len() as u16 + code_len.div_ceil(text_w) + 2).min(area.height);
-                let r = centered(area, text_w + 2, h);
-                f.render_widget(Clear, r);
-                f.render_widget(
-                    Paragraph::new(info)
-                        .wrap(Wrap { trim: false })
-                        .block(frame_block("Setup code", t)),
-                    r,
-                );
+        SetupPopup::Ready { code, qr, as_text } => ready(f, area, s, code, qr, *as_text, t),
+    }
+}
+
+/// The code on rows of its own: one centred row when it fits, else
+/// full-width rows from column 0 (so the selection holds nothing else).
+fn draw_code(f: &mut Frame, area: Rect, y: u16, code: &str, t: &Theme) -> u16 {
+    let aw = area.width.max(1) as usize;
+    let chars: Vec<char> = code.chars().collect();
+    let rows: Vec<Line> = chars
+        .chunks(aw)
+        .map(|c| Line::styled(c.iter().collect::<String>(), t.code))
+        .collect();
+    let h = (rows.len() as u16).min(area.height.saturating_sub(y - area.y));
+    let (x, w) = if rows.len() == 1 {
+        let len = chars.len() as u16;
+        (area.x + (area.width - len) / 2, len)
+    } else {
+        (area.x, area.width)
+    };
+    f.render_widget(Paragraph::new(rows), Rect::new(x, y, w, h));
+    h
+}
+
+fn info_height(info: &[Line], w: u16) -> u16 {
+    info.iter()
+        .map(|l| (l.width() as u16).div_ceil(w.max(1)).max(1))
+        .sum()
+}
+
+fn ready(
+    f: &mut Frame,
+    area: Rect,
+    s: &State,
+    code: &crate::app::rows::SetupCode,
+    qr: &[String],
+    as_text: bool,
+    t: &Theme,
+) {
+    f.render_widget(Clear, area);
+    f.render_widget(Block::default().style(t.popup), area);
+    let remaining = code.expires_at_ms - s.now_ms;
+    let code_h = (code.code.chars().count() as u16).div_ceil(area.width.max(1));
+    let qr_w = qr.first().map_or(0, |l| l.chars().count()) as u16;
+    let qr_h = qr.len() as u16;
+    let mut info: Vec<Line> = vec![
+        Line::styled("Setup code", t.title_focus),
+        Line::from(vec![
+            Span::styled("gateway ", t.dim),
+            Span::raw(clean(&code.url)),
+        ]),
+    ];
+    if remaining > 0 {
+        info.push(Line::from(vec![
+            Span::raw("expires in "),
+            Span::styled(countdown(remaining), t.soon),
+        ]));
+    } else {
+        info.push(Line::styled("EXPIRED: Esc, then s for a new one", t.error));
+    }
+    let toast = s.toasts.last().map(|toast| {
+        // The popup covers the message line; repeat the latest outcome here.
+        let (mark, style) = match toast.level {
+            ToastLevel::Info => ("✓ ", t.ok),
+            ToastLevel::Error => ("✗ ", t.error),
+        };
+        Line::styled(format!("{mark}{}", clean(&toast.text)), style)
+    });
+    let qr_lines = || -> Vec<Line> {
+        qr.iter()
+            .map(|l| Line::from(Span::styled(l.clone(), t.qr)))
+            .collect()
+    };
+    let side_w = area.width.saturating_sub(qr_w + 2).min(44);
+    let both = |info: &[Line]| -> Option<(u16, bool)> {
+        if qr_w == 0 {
+            return None;
+        }
+        if side_w >= 24 {
+            let top = qr_h.max(info_height(info, side_w));
+            if top + 1 + code_h <= area.height {
+                return Some((top, true));
             }
         }
+        let ih = info_height(info, area.width);
+        (qr_w <= area.width && ih + qr_h + 1 + code_h <= area.height).then_some((ih, false))
+    };
+    let mut with_code = info.clone();
+    with_code.push(Line::styled(
+        "scan the QR, or select the code below with the mouse; c copies it",
+        t.dim,
+    ));
+    with_code.push(Line::styled("c copy · Esc close", t.dim));
+    with_code.extend(toast.clone());
+    // 1. The QR and the code both fit (the text beside or above the QR).
+    if let (false, Some((top, beside))) = (as_text, both(&with_code)) {
+        if beside {
+            let total = top + 1 + code_h;
+            let y0 = area.y + (area.height - total) / 2;
+            let x0 = area.x + (area.width - (qr_w + 2 + side_w)) / 2;
+            f.render_widget(Paragraph::new(qr_lines()), Rect::new(x0, y0, qr_w, qr_h));
+            f.render_widget(
+                Paragraph::new(with_code).wrap(Wrap { trim: false }),
+                Rect::new(x0 + qr_w + 2, y0, side_w, top),
+            );
+            draw_code(f, area, y0 + top + 1, &code.code, t);
+        } else {
+            let total = top + qr_h + 1 + code_h;
+            let y0 = area.y + (area.height - total) / 2;
+            f.render_widget(
+                Paragraph::new(with_code).wrap(Wrap { trim: false }),
+                Rect::new(area.x, y0, area.width, top),
+            );
+            f.render_widget(
+                Paragraph::new(qr_lines()),
+                Rect::new(area.x + (area.width - qr_w) / 2, y0 + top, qr_w, qr_h),
+            );
+            draw_code(f, area, y0 + top + qr_h + 1, &code.code, t);
+        }
+        return;
     }
+    // 2. Not both: the QR with the text beside it (the code is one key away,
+    // never beside the QR where a selection would take QR cells with it).
+    if !as_text && qr_w > 0 && side_w >= 24 && qr_h <= area.height {
+        let mut side = info.clone();
+        side.push(Line::from(""));
+        side.push(Line::styled(
+            "v shows the code as text, for a mouse selection",
+            t.dim,
+        ));
+        side.push(Line::styled("c copy · Esc close", t.dim));
+        side.extend(toast);
+        let y0 = area.y + (area.height - qr_h) / 2;
+        let x0 = area.x + (area.width - (qr_w + 2 + side_w)) / 2;
+        f.render_widget(Paragraph::new(qr_lines()), Rect::new(x0, y0, qr_w, qr_h));
+        f.render_widget(
+            Paragraph::new(side).wrap(Wrap { trim: false }),
+            Rect::new(x0 + qr_w + 2, y0, side_w, qr_h),
+        );
+        return;
+    }
+    // 3. The code as text alone.
+    let mut text = info;
+    text.push(Line::styled(
+        "select the code below with the mouse, or press c to copy it",
+        t.dim,
+    ));
+    if qr_w > 0 {
+        text.push(Line::styled("v shows the QR · Esc close", t.dim));
+    } else {
+        text.push(Line::styled("Esc close", t.dim));
+    }
+    text.extend(toast);
+    let ih = info_height(&text, area.width);
+    let total = ih + 1 + code_h;
+    let y0 = area.y + area.height.saturating_sub(total) / 2;
+    f.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }),
+        Rect::new(area.x, y0, area.width, ih.min(area.height)),
+    );
+    let y = (y0 + ih + 1).min(area.y + area.height.saturating_sub(code_h));
+    draw_code(f, area, y, &code.code, t);
 }
