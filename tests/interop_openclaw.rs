@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+use interop_support::tmux::Tmux;
 use interop_support::*;
 use serde_json::Value;
 
@@ -629,6 +630,394 @@ mod v2026_2_26 {
             "end: real reader = clawpair ({real_ops} OpenClaw and {cp_ops} clawpair writes in all)"
         ));
         s.pass();
+    }
+
+    /// Scenario 3: a real node host connects to clawpair's gateway (the console's, in tmux,
+    /// without local auto-approval) → pending → approved by keys in the console → the restarted
+    /// node gets `hello-ok` with the token clawpair minted. Then the real
+    /// `openclaw devices --url` CLI (once its own device is approved with `clawpair devices
+    /// approve`) lists, approves and rejects through clawpair's gateway.
+    #[test]
+    fn s3_node_and_devices_cli_via_clawpair_gateway() {
+        let Some(s) = begin(
+            "v2026_2_26::s3_node_and_devices_cli_via_clawpair_gateway",
+            V,
+            &[Need::Tmux],
+        ) else {
+            return;
+        };
+        let st = s.mkdir("state");
+        let port = free_port();
+        let console_log = s.log_file("console", "log");
+        let t = console(
+            &s,
+            &format!("--port {port} --gateway-token {TOKEN} --no-auto-approve-local --no-notify"),
+            &st,
+            &console_log,
+        );
+        let wait =
+            |what: &str, ok: &dyn Fn(&str) -> bool| t.wait_for(what, 60 * SEC, || ok(&t.screen()));
+        wait("the console's gateway listening", &|sc| {
+            sc.contains(&format!("127.0.0.1:{port} listening"))
+        });
+        s.step("console up, gateway listening");
+
+        // A real node host: refused with "pairing required", a pending request, and it exits.
+        let node_a = s.mkdir("node-a");
+        let rid_a = node_pending(&s, "node-a-1", &node_a, port, "interop-node-a", &st);
+        let dev_a = device_id(&node_a);
+        wait("node-a's request on screen", &|sc| {
+            sc.contains("interop-node-a")
+        });
+        s.step("real node → pending");
+
+        // Approved in the console, by keys.
+        t.keys("Tab");
+        t.keys("a");
+        let token_a = wait_paired_token(&st, &dev_a, "node");
+        assert!(read_json(&st.join("devices/pending.json"))
+            .get(&rid_a)
+            .is_none());
+        wait("the approval toast", &|sc| {
+            sc.contains("Approved interop-node-a")
+        });
+        s.step("approved in the console");
+
+        // The node, restarted (through our logging proxy, to see the frames), gets hello-ok.
+        let proxy = s.ws_proxy("proxy", port);
+        let mut node = s.node_host("node-a-2", &node_a, proxy.port, "interop-node-a");
+        let hello = wait_hello(&proxy, &mut node);
+        assert_eq!(hello["payload"]["protocol"], 3, "{hello}");
+        assert_eq!(
+            hello["payload"]["auth"]["deviceToken"],
+            token_a.as_str(),
+            "{hello}"
+        );
+        assert_eq!(hello["payload"]["auth"]["role"], "node", "{hello}");
+        wait_device_auth(&node_a, "node", &token_a);
+        assert!(node.running(), "{}", node.output());
+        wait("node-a online", &|sc| sc.contains("paired 1 (1 online)"));
+        s.step("node reconnects → hello-ok with clawpair's token, online in the console");
+
+        // The real `openclaw devices --url` CLI connects as its own device: pairing required
+        // first; approved with `clawpair devices approve`.
+        let cli = s.mkdir("cli");
+        let url = format!("ws://127.0.0.1:{port}");
+        let devices = |label: &str, args: &[&str]| {
+            let mut a = vec!["devices"];
+            a.extend_from_slice(args);
+            a.extend_from_slice(&["--url", &url, "--token", TOKEN]);
+            s.run(label, s.oc(&cli, &a), OC_CLI)
+        };
+        let first = devices("oc-devices-list-1", &["list", "--json"]);
+        assert_eq!(first.code(), Some(1), "{first:?}");
+        assert!(first.stderr.contains("pairing required"), "{first:?}");
+        let cli_dev = device_id(&cli);
+        let cli_req = pending_of(&st, &cli_dev);
+        assert_eq!(cli_req["clientId"], "cli");
+        assert_eq!(
+            strs(&cli_req["scopes"]),
+            [
+                "operator.admin",
+                "operator.read",
+                "operator.write",
+                "operator.approvals",
+                "operator.pairing"
+            ]
+        );
+        let rid_cli = cli_req["requestId"].as_str().unwrap().to_string();
+        let out = s.run_ok(
+            "cp-approve-cli",
+            s.clawpair(&st, &["devices", "approve", &rid_cli]),
+            CLAWPAIR,
+        );
+        assert_eq!(out.stdout, format!("Approved {cli_dev} ({rid_cli})\n"));
+        s.step("the real devices CLI: pairing required, approved with clawpair devices approve");
+
+        // Two more nodes wait; the real CLI lists what clawpair lists.
+        let (node_b, node_c) = (s.mkdir("node-b"), s.mkdir("node-c"));
+        let mut b1 = s.node_host("node-b-1", &node_b, port, "interop-node-b");
+        let mut c1 = s.node_host("node-c-1", &node_c, port, "interop-node-c");
+        for p in [&mut b1, &mut c1] {
+            p.wait_ok(60 * SEC);
+            assert!(p.stderr().contains("pairing required"), "{}", p.output());
+        }
+        let (dev_b, dev_c) = (device_id(&node_b), device_id(&node_c));
+        let rid_b = pending_of(&st, &dev_b)["requestId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let rid_c = pending_of(&st, &dev_c)["requestId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let list = devices("oc-devices-list-2", &["list", "--json"]);
+        list.ok();
+        let ours = s.run_ok(
+            "cp-devices-list",
+            s.clawpair(&st, &["devices", "list", "--json"]),
+            CLAWPAIR,
+        );
+        assert_eq!(
+            list.json(),
+            ours.json(),
+            "openclaw devices list vs clawpair devices list"
+        );
+        let pending: BTreeSet<String> = list.json()["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["requestId"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            pending,
+            [rid_b.clone(), rid_c.clone()].into_iter().collect()
+        );
+        let paired: BTreeSet<String> = list.json()["paired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["deviceId"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            paired,
+            [dev_a.clone(), cli_dev.clone()].into_iter().collect()
+        );
+        s.step("two more nodes pending; openclaw devices list = clawpair devices list");
+
+        // The real CLI approves one and rejects the other.
+        let ap = devices("oc-devices-approve", &["approve", &rid_b, "--json"]);
+        ap.ok();
+        assert_eq!(ap.json()["requestId"], rid_b.as_str());
+        assert_eq!(ap.json()["device"]["deviceId"], dev_b.as_str());
+        let token_b = wait_paired_token(&st, &dev_b, "node");
+        let rj = devices("oc-devices-reject", &["reject", &rid_c, "--json"]);
+        rj.ok();
+        assert_eq!(rj.json()["requestId"], rid_c.as_str());
+        assert_eq!(rj.json()["deviceId"], dev_c.as_str());
+        let files_pending = read_json(&st.join("devices/pending.json"));
+        assert!(files_pending.get(&rid_b).is_none() && files_pending.get(&rid_c).is_none());
+        assert!(read_json(&st.join("devices/paired.json"))
+            .get(&dev_c)
+            .is_none());
+        wait("3 paired in the console", &|sc| sc.contains("paired 3 ("));
+        s.step("openclaw devices approve / reject through clawpair's gateway");
+
+        // The approved node gets in; the rejected one is asked to pair again.
+        let mut b2 = s.node_host("node-b-2", &node_b, port, "interop-node-b");
+        wait_device_auth(&node_b, "node", &token_b);
+        assert!(b2.running(), "{}", b2.output());
+        wait("2 online", &|sc| sc.contains("paired 3 (2 online)"));
+        let rid_c2 = node_pending(&s, "node-c-2", &node_c, port, "interop-node-c", &st);
+        assert_ne!(rid_c2, rid_c);
+        s.step("approved node gets in, rejected node pairs anew");
+
+        drop(b2);
+        drop(node);
+        t.keys("q");
+        t.wait_for("the console to quit", 10 * SEC, || !t.alive());
+        s.pass();
+    }
+
+    /// Scenario 4: beside a real OpenClaw gateway that owns the port, on the same state dir:
+    /// the console shows PORT BUSY, shows the real gateway's pending node request, and its
+    /// approval (by keys) lets the node in through the real gateway with the token clawpair
+    /// wrote. The real CLI's own device, approved the same way, then lists through the real
+    /// gateway exactly what `clawpair devices list` prints.
+    #[test]
+    fn s4_beside_the_real_gateway() {
+        let Some(s) = begin("v2026_2_26::s4_beside_the_real_gateway", V, &[Need::Tmux]) else {
+            return;
+        };
+        let st = s.mkdir("state");
+        let port = free_port();
+        let gw = s.oc_gateway("oc-gateway", &st, port);
+        s.step("real gateway listening");
+
+        let console_log = s.log_file("console", "log");
+        let t = console(
+            &s,
+            &format!("--port {port} --no-auto-approve-local --no-notify"),
+            &st,
+            &console_log,
+        );
+        let wait =
+            |what: &str, ok: &dyn Fn(&str) -> bool| t.wait_for(what, 60 * SEC, || ok(&t.screen()));
+        wait("PORT BUSY", &|sc| {
+            sc.contains(&format!("127.0.0.1:{port} PORT BUSY"))
+        });
+        s.step("console: PORT BUSY");
+
+        let node = s.mkdir("node");
+        let rid = node_pending(&s, "node-1", &node, port, "interop-node-d", &st);
+        let dev = device_id(&node);
+        wait("the real gateway's request on screen", &|sc| {
+            sc.contains("interop-node-d")
+        });
+        s.step("real node → real gateway → pending, shown in the console");
+
+        t.keys("Tab");
+        t.keys("a");
+        let token = wait_paired_token(&st, &dev, "node");
+        assert!(read_json(&st.join("devices/pending.json"))
+            .get(&rid)
+            .is_none());
+        wait("the approval toast", &|sc| {
+            sc.contains("Approved interop-node-d")
+        });
+        s.step("approved in the console");
+
+        let proxy = s.ws_proxy("proxy", port);
+        let mut n2 = s.node_host("node-2", &node, proxy.port, "interop-node-d");
+        let hello = wait_hello(&proxy, &mut n2);
+        assert_eq!(
+            hello["payload"]["auth"]["deviceToken"],
+            token.as_str(),
+            "{hello}"
+        );
+        wait_device_auth(&node, "node", &token);
+        assert!(n2.running(), "{}", n2.output());
+        s.step("node restarted → hello-ok from the real gateway with clawpair's token");
+
+        // The real CLI's device: pending at the real gateway, approved in the console.
+        let cli = s.mkdir("cli");
+        let args = [
+            "devices", "list", "--url", &gw.url, "--token", TOKEN, "--json",
+        ];
+        let first = s.run("oc-devices-list-1", s.oc(&cli, &args), OC_CLI);
+        assert_eq!(first.code(), Some(1), "{first:?}");
+        assert!(first.stderr.contains("pairing required"), "{first:?}");
+        let cli_dev = device_id(&cli);
+        pending_of(&st, &cli_dev);
+        wait("the CLI's request on screen", &|sc| {
+            sc.contains("devices 1 ·")
+        });
+        t.keys("a");
+        wait_paired_token(&st, &cli_dev, "operator");
+        let real = s.run_ok("oc-devices-list-2", s.oc(&cli, &args), OC_CLI);
+        let ours = s.run_ok(
+            "cp-devices-list",
+            s.clawpair(&st, &["devices", "list", "--json"]),
+            CLAWPAIR,
+        );
+        assert_eq!(
+            ours.stdout, real.stdout,
+            "the real gateway's device.pair.list vs clawpair devices list --json"
+        );
+        let paired: BTreeSet<String> = real.json()["paired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["deviceId"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(paired, [dev.clone(), cli_dev].into_iter().collect());
+        s.step(
+            "CLI device approved in the console; real gateway's list = clawpair's, byte for byte",
+        );
+
+        drop(n2);
+        t.keys("q");
+        t.wait_for("the console to quit", 10 * SEC, || !t.alive());
+        drop(gw);
+        s.pass();
+    }
+
+    /// The console (`clawpair --state-dir ST FLAGS`) in a private tmux server, 140×40.
+    fn console(s: &Scenario, flags: &str, st: &Path, log: &Path) -> Tmux {
+        let cmd = format!(
+            "env HOME={} CLAWPAIR_LOG=info CLAWPAIR_LOG_FILE={} {BIN} --state-dir {} {flags}",
+            s.home().display(),
+            log.display(),
+            st.display()
+        );
+        let tag = s
+            .name
+            .rsplit("::")
+            .next()
+            .unwrap()
+            .split('_')
+            .next()
+            .unwrap()
+            .to_string();
+        Tmux::start(&format!("interop-{tag}"), 140, 40, &cmd)
+    }
+
+    /// Runs a node host once against `port`: it must be refused with "pairing required" and
+    /// exit 0 (2026.2.26 does not retry); returns the pending request's id in `st`.
+    fn node_pending(
+        s: &Scenario,
+        label: &str,
+        node: &Path,
+        port: u16,
+        name: &str,
+        st: &Path,
+    ) -> String {
+        let mut p = s.node_host(label, node, port, name);
+        p.wait_ok(60 * SEC);
+        assert!(p.stderr().contains("pairing required"), "{}", p.output());
+        let req = pending_of(st, &device_id(node));
+        assert_eq!(req["displayName"], name, "{req}");
+        assert_eq!(req["clientId"], "node-host", "{req}");
+        assert_eq!(req["role"], "node", "{req}");
+        req["requestId"].as_str().unwrap().to_string()
+    }
+
+    /// The device id an OpenClaw process keeps in `<state>/identity/device.json`.
+    fn device_id(state: &Path) -> String {
+        let v = read_json(&state.join("identity/device.json"));
+        v["deviceId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no identity: {v}", state.display()))
+            .to_string()
+    }
+
+    /// The pending request of `device` in `st/devices/pending.json` (it must be there).
+    fn pending_of(st: &Path, device: &str) -> Value {
+        let p = read_json(&st.join("devices/pending.json"));
+        p.as_object()
+            .and_then(|m| m.values().find(|r| r["deviceId"] == device))
+            .cloned()
+            .unwrap_or_else(|| panic!("no pending request of {device}: {p}"))
+    }
+
+    /// Waits until `paired.json` holds `device` with a `role` token; returns the token.
+    fn wait_paired_token(st: &Path, device: &str, role: &str) -> String {
+        let file = st.join("devices/paired.json");
+        let token = || {
+            read_json(&file)[device]["tokens"][role]["token"]
+                .as_str()
+                .map(String::from)
+        };
+        wait_until(
+            &format!("{device} paired with a {role} token"),
+            30 * SEC,
+            || token().is_some(),
+            || format!("paired.json: {}", read_json(&file)),
+        );
+        token().unwrap()
+    }
+
+    /// Waits for the `hello-ok` frame the proxy saw going to the node.
+    fn wait_hello(proxy: &WsProxy, node: &mut Proc) -> Value {
+        wait_until(
+            "hello-ok",
+            60 * SEC,
+            || proxy.hello_ok().is_some(),
+            || format!("{}\nframes: {:?}", node.output(), proxy.frames()),
+        );
+        proxy.hello_ok().unwrap()
+    }
+
+    /// Waits until the node stored `token` for `role` (OpenClaw writes `device-auth.json` when
+    /// `hello-ok` carries a device token).
+    fn wait_device_auth(node: &Path, role: &str, token: &str) {
+        let file = node.join("identity/device-auth.json");
+        wait_until(
+            "device-auth.json",
+            60 * SEC,
+            || read_json(&file)["tokens"][role]["token"] == token,
+            || format!("{}: {}", file.display(), read_json(&file)),
+        );
     }
 
     /// One writer of scenario 2.
