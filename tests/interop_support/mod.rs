@@ -184,8 +184,10 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Writes to the real stderr, past libtest's capture, so the line shows in a plain `cargo test`.
 pub fn say(line: &str) {
-    let mut e = std::io::stderr().lock();
-    let _ = writeln!(e, "{line}");
+    // One write, so the line stays whole beside libtest's own output.
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
 }
 
 fn record(entry: Value) {
@@ -228,10 +230,11 @@ pub fn begin(name: &str, version: &str, needs: &[Need]) -> Option<Scenario> {
         return None;
     }
     let oc = Install::find(version).unwrap();
+    static COLD_NOTE: std::sync::Once = std::sync::Once::new();
     if !oc.warmed() {
-        say(&format!(
-            "interop: {name}: the OpenClaw {version} caches are not warm; the first gateway start may take over a minute (scripts/install-openclaw.sh warms them)"
-        ));
+        COLD_NOTE.call_once(|| say(&format!(
+            "interop: the OpenClaw {version} compile caches are not warm; the first OpenClaw runs may take over a minute (scripts/install-openclaw.sh warms them)"
+        )));
     }
     let dir = tempfile::Builder::new()
         .prefix(&format!("clawpair-interop-{}-", name.replace("::", "-")))
