@@ -680,10 +680,7 @@ mod v2026_2_26 {
         // Approved in the console, by keys.
         t.keys("Tab");
         t.keys("a");
-        let token_a = wait_paired_token(&st, &dev_a, "node");
-        assert!(read_json(&st.join("devices/pending.json"))
-            .get(&rid_a)
-            .is_none());
+        let token_a = wait_approved(&st, &dev_a, &rid_a, "node");
         wait("the approval toast", &|sc| {
             sc.contains("Approved interop-node-a")
         });
@@ -796,13 +793,12 @@ mod v2026_2_26 {
         ap.ok();
         assert_eq!(ap.json()["requestId"], rid_b.as_str());
         assert_eq!(ap.json()["device"]["deviceId"], dev_b.as_str());
-        let token_b = wait_paired_token(&st, &dev_b, "node");
+        let token_b = wait_approved(&st, &dev_b, &rid_b, "node");
         let rj = devices("oc-devices-reject", &["reject", &rid_c, "--json"]);
         rj.ok();
         assert_eq!(rj.json()["requestId"], rid_c.as_str());
         assert_eq!(rj.json()["deviceId"], dev_c.as_str());
-        let files_pending = read_json(&st.join("devices/pending.json"));
-        assert!(files_pending.get(&rid_b).is_none() && files_pending.get(&rid_c).is_none());
+        wait_gone(&st, &[&rid_b, &rid_c]);
         assert!(read_json(&st.join("devices/paired.json"))
             .get(&dev_c)
             .is_none());
@@ -864,10 +860,7 @@ mod v2026_2_26 {
 
         t.keys("Tab");
         t.keys("a");
-        let token = wait_paired_token(&st, &dev, "node");
-        assert!(read_json(&st.join("devices/pending.json"))
-            .get(&rid)
-            .is_none());
+        let token = wait_approved(&st, &dev, &rid, "node");
         wait("the approval toast", &|sc| {
             sc.contains("Approved interop-node-d")
         });
@@ -894,12 +887,15 @@ mod v2026_2_26 {
         assert_eq!(first.code(), Some(1), "{first:?}");
         assert!(first.stderr.contains("pairing required"), "{first:?}");
         let cli_dev = device_id(&cli);
-        pending_of(&st, &cli_dev);
+        let rid_cli = pending_of(&st, &cli_dev)["requestId"]
+            .as_str()
+            .unwrap()
+            .to_string();
         wait("the CLI's request on screen", &|sc| {
             sc.contains("devices 1 ·")
         });
         t.keys("a");
-        wait_paired_token(&st, &cli_dev, "operator");
+        wait_approved(&st, &cli_dev, &rid_cli, "operator");
         let real = s.run_ok("oc-devices-list-2", s.oc(&cli, &args), OC_CLI);
         let ours = s.run_ok(
             "cp-devices-list",
@@ -977,30 +973,61 @@ mod v2026_2_26 {
             .to_string()
     }
 
-    /// The pending request of `device` in `st/devices/pending.json` (it must be there).
+    /// The pending request of `device` in `st/devices/pending.json` (waits for it a little: the
+    /// refusal and the file write are not one step).
     fn pending_of(st: &Path, device: &str) -> Value {
-        let p = read_json(&st.join("devices/pending.json"));
-        p.as_object()
-            .and_then(|m| m.values().find(|r| r["deviceId"] == device))
-            .cloned()
-            .unwrap_or_else(|| panic!("no pending request of {device}: {p}"))
+        let file = st.join("devices/pending.json");
+        let find = || {
+            read_json(&file)
+                .as_object()
+                .and_then(|m| m.values().find(|r| r["deviceId"] == device).cloned())
+        };
+        wait_until(
+            &format!("a pending request of {device}"),
+            10 * SEC,
+            || find().is_some(),
+            || format!("pending.json: {}", read_json(&file)),
+        );
+        find().unwrap()
     }
 
-    /// Waits until `paired.json` holds `device` with a `role` token; returns the token.
-    fn wait_paired_token(st: &Path, device: &str, role: &str) -> String {
-        let file = st.join("devices/paired.json");
+    /// Waits until the approval of request `rid` is in both files — `paired.json` holds
+    /// `device` with a `role` token and `pending.json` no longer holds `rid` (clawpair writes
+    /// `paired.json` first) — and returns the token.
+    fn wait_approved(st: &Path, device: &str, rid: &str, role: &str) -> String {
+        let (paired, pending) = (
+            st.join("devices/paired.json"),
+            st.join("devices/pending.json"),
+        );
         let token = || {
-            read_json(&file)[device]["tokens"][role]["token"]
+            read_json(&paired)[device]["tokens"][role]["token"]
                 .as_str()
                 .map(String::from)
         };
         wait_until(
-            &format!("{device} paired with a {role} token"),
+            &format!("{device} paired with a {role} token, request {rid} gone"),
             30 * SEC,
-            || token().is_some(),
-            || format!("paired.json: {}", read_json(&file)),
+            || token().is_some() && read_json(&pending).get(rid).is_none(),
+            || {
+                format!(
+                    "paired.json: {}\npending.json: {}",
+                    read_json(&paired),
+                    read_json(&pending)
+                )
+            },
         );
         token().unwrap()
+    }
+
+    /// Waits until `pending.json` no longer holds any of `rids`.
+    fn wait_gone(st: &Path, rids: &[&str]) {
+        let pending = st.join("devices/pending.json");
+        wait_until(
+            &format!("requests {rids:?} gone"),
+            30 * SEC,
+            || rids.iter().all(|r| read_json(&pending).get(*r).is_none()),
+            || format!("pending.json: {}", read_json(&pending)),
+        );
     }
 
     /// Waits for the `hello-ok` frame the proxy saw going to the node.
