@@ -229,6 +229,39 @@ fn join_pending_approve_via_cli_then_reject_and_reuse() {
         .filter(|l| l.contains(&format!("pairing approved: request {rid}")))
         .count();
     assert_eq!(approvals, 1, "{:?}", gw.seen);
+
+    // The decision history: each decision once, where it was made (the
+    // gateway records what it did: the setup codes redeemed; the CLI its
+    // approval and rejection, which the gateway only announced).
+    let log = std::fs::read_to_string(dir.path().join("gw/clawpair-audit.jsonl")).unwrap();
+    let mut made: Vec<String> = log
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {}",
+                v["action"].as_str().unwrap(),
+                v["via"].as_str().unwrap()
+            )
+        })
+        .collect();
+    made.sort();
+    assert_eq!(
+        made,
+        [
+            "approve cli",
+            "reject cli",
+            "setup_code.issued cli",
+            "setup_code.issued cli",
+            "setup_code.issued cli",
+            "setup_code.redeemed gateway",
+            "setup_code.redeemed gateway",
+        ],
+        "{log}"
+    );
+    for secret in [&token, &dev_token, &code, &code2] {
+        assert!(!log.contains(secret.as_str()), "a secret in the audit log");
+    }
 }
 
 #[test]

@@ -682,7 +682,9 @@ mod v2026_2_26 {
         t.keys("Tab");
         std::thread::sleep(std::time::Duration::from_millis(700));
         t.keys("a");
-        wait("the approval card", &|sc| sc.contains("Approve this device?"));
+        wait("the approval card", &|sc| {
+            sc.contains("Approve this device?")
+        });
         t.keys("y");
         let token_a = wait_approved(&st, &dev_a, &rid_a, "node");
         wait("the approval toast", &|sc| {
@@ -865,7 +867,9 @@ mod v2026_2_26 {
         t.keys("Tab");
         std::thread::sleep(std::time::Duration::from_millis(700));
         t.keys("a");
-        wait("the approval card", &|sc| sc.contains("Approve this device?"));
+        wait("the approval card", &|sc| {
+            sc.contains("Approve this device?")
+        });
         t.keys("y");
         let token = wait_approved(&st, &dev, &rid, "node");
         wait("the approval toast", &|sc| {
@@ -903,7 +907,9 @@ mod v2026_2_26 {
         });
         std::thread::sleep(std::time::Duration::from_millis(700));
         t.keys("a");
-        wait("the approval card", &|sc| sc.contains("Approve this device?"));
+        wait("the approval card", &|sc| {
+            sc.contains("Approve this device?")
+        });
         t.keys("y");
         wait_approved(&st, &cli_dev, &rid_cli, "operator");
         let real = s.run_ok("oc-devices-list-2", s.oc(&cli, &args), OC_CLI);

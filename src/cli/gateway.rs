@@ -114,6 +114,7 @@ pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
         }
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| Failure::error(e.to_string()))?;
+        let mut history = GatewayHistory::start(ctx);
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
@@ -122,16 +123,80 @@ pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
                     Some(GatewayEvent::Listening { addr }) => {
                         eprintln!("clawpair gateway listening on ws://{addr} (shared token: {src})");
                     }
-                    Some(GatewayEvent::Stopped) | None => return Ok(()),
-                    Some(e) => log_event(&e),
+                    Some(GatewayEvent::Stopped) | None => {
+                        history.flush().await;
+                        return Ok(());
+                    }
+                    Some(e) => {
+                        history.note(&e);
+                        log_event(&e);
+                    }
                 }
             }
         }
         handle.shutdown();
         let _ = tokio::time::timeout(Duration::from_secs(5), handle.wait()).await;
+        history.flush().await;
         eprintln!("clawpair gateway stopped");
         Ok(())
     })
+}
+
+/// The decisions the standalone gateway makes or announces, in the audit log
+/// beside the state: a setup code redeemed, and requests resolved (a local
+/// client approved silently, a decision through its RPCs, or one noticed in
+/// the files — recorded unless whoever made it recorded it first).
+struct GatewayHistory {
+    recorder: crate::runtime::recorder::Recorder,
+}
+
+impl GatewayHistory {
+    fn start(ctx: &Ctx) -> GatewayHistory {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        GatewayHistory {
+            recorder: crate::runtime::recorder::Recorder::start(
+                crate::audit::Place::Local(ctx.paths.state_dir.clone()),
+                crate::audit::Via::Gateway,
+                tx,
+            ),
+        }
+    }
+
+    fn note(&mut self, e: &GatewayEvent) {
+        use crate::app::effect::{Decided, Origin};
+        use crate::audit::{Action, Subject};
+        let d = match e {
+            GatewayEvent::SetupCodeUsed { device_id } => Decided {
+                action: Action::SetupCodeRedeemed,
+                subject: Subject::SetupCode {
+                    url: None,
+                    expires: None,
+                    device_id: Some(device_id.clone()),
+                },
+                origin: Origin::Gateway,
+                failed: None,
+            },
+            GatewayEvent::DevicePairResolved {
+                request_id,
+                device_id,
+                decision,
+            } => Decided {
+                action: match decision {
+                    crate::gateway::Decision::Approved => Action::Approve,
+                    crate::gateway::Decision::Rejected => Action::Reject,
+                },
+                subject: Subject::device(device_id, None, Some(request_id)),
+                origin: Origin::AnnouncedByGateway,
+                failed: None,
+            },
+            _ => return,
+        };
+        self.recorder.record(d);
+    }
+
+    async fn flush(&mut self) {
+        self.recorder.flush(Duration::from_secs(3)).await;
+    }
 }
 
 /// `clawpair gateway token [--generate]`: the token a gateway started with

@@ -276,6 +276,13 @@ pub fn main() -> ExitCode {
     // An explicit state dir that does not exist is a mistake to report, for
     // reads and writes alike: nothing creates it. `paths` still shows where
     // everything would be.
+    tracing::debug!(
+        "state dir {} ({}), credentials {}, devices {}",
+        ctx.paths.state_dir.display(),
+        ctx.paths.state_source,
+        ctx.paths.credentials_dir.display(),
+        ctx.paths.devices_dir.display()
+    );
     let unusable = ctx.paths.unusable_state_dir();
     let result = match (cli.command, unusable) {
         (Some(Command::Completions { shell }), _) => completions::print(shell),

@@ -65,9 +65,9 @@ impl Recorder {
                                     Msg::Recorded(Err(e.to_string()))
                                 }
                             };
-                            if out.send(msg).is_err() {
-                                return;
-                            }
+                            // Nobody listening (the standalone gateway): the
+                            // record is written all the same.
+                            let _ = out.send(msg);
                         }
                         Job::Barrier(done) => {
                             let _ = done.send(());
