@@ -18,7 +18,6 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::app::effect::Event;
-use crate::app::msg::Msg;
 
 /// Events waiting for a free slot beyond this are dropped (and logged).
 const QUEUE: usize = 4096;
@@ -47,9 +46,8 @@ pub struct Hook {
 }
 
 impl Hook {
-    /// Starts the dispatcher (needs a tokio runtime). `_msgs` is kept for
-    /// reporting in the console later; failures go to the log.
-    pub fn start(cfg: HookConfig, _msgs: mpsc::UnboundedSender<Msg>) -> Hook {
+    /// Starts the dispatcher (needs a tokio runtime); failures go to the log.
+    pub fn start(cfg: HookConfig) -> Hook {
         let (queue, mut rx) = mpsc::channel::<(String, String)>(QUEUE);
         let dispatcher = tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(cfg.max_running.max(1)));

@@ -199,10 +199,7 @@ impl Engine {
         let recorder = recorder::Recorder::start(place, opts.via, tx.clone());
         let mut state = State::new(info.location, now_ms());
         state.quick_approve = opts.quick_approve;
-        let hook = opts
-            .hook
-            .clone()
-            .map(|cfg| hook::Hook::start(cfg, tx.clone()));
+        let hook = opts.hook.clone().map(hook::Hook::start);
         Engine {
             recorder,
             hook,
