@@ -887,6 +887,9 @@ fn the_card_refuses_what_changed_or_went_while_it_was_open() {
         "the card now shows what it asks for"
     );
     assert!(s.toasts.last().unwrap().text.contains("changed"));
+    // A device asking again for the same (a newer ts) is no change.
+    d.ts += 1_000;
+    update(&mut s, dev_snap(vec![d.clone()], vec![]));
     // Confirming what is now shown works.
     assert_eq!(update(&mut s, key('y')).len(), 1);
 

@@ -638,11 +638,36 @@ impl State {
             }),
             Some(RowStatus::Busy(_)) => CardLive::Busy,
             Some(_) => {
+                // What the card shows, not the clock fields (a sender writing
+                // again, a device asking again, a token used) decides.
+                let dm_same = |a: &DmRequest, b: &DmRequest| {
+                    (
+                        &a.channel,
+                        &a.account,
+                        &a.id,
+                        &a.code,
+                        a.created_at_ms,
+                        &a.meta,
+                    ) == (
+                        &b.channel,
+                        &b.account,
+                        &b.id,
+                        &b.code,
+                        b.created_at_ms,
+                        &b.meta,
+                    )
+                };
+                let dev_same = |a: &DeviceRequest, b: &DeviceRequest| {
+                    DeviceRequest { ts: 0, ..a.clone() } == DeviceRequest { ts: 0, ..b.clone() }
+                };
+                let held =
+                    |p: Option<&PairedDevice>| p.map(|p| (p.roles.clone(), p.scopes.clone()));
                 let same = match card {
-                    Card::Dm(r) => self.dm.iter().any(|x| x.item == *r),
+                    Card::Dm(r) => self.dm.iter().any(|x| dm_same(&x.item, r)),
                     Card::Device { request, paired } => {
-                        self.devices.iter().any(|x| x.item == **request)
-                            && self.paired_by_id(&request.device_id) == paired.as_deref()
+                        self.devices.iter().any(|x| dev_same(&x.item, request))
+                            && held(self.paired_by_id(&request.device_id))
+                                == held(paired.as_deref())
                     }
                 };
                 if same {
