@@ -1,5 +1,6 @@
 //! The pairing gateway: a WebSocket server speaking the part of the OpenClaw
-//! 2026.2.26 gateway protocol that pairing depends on.
+//! gateway protocol that pairing depends on, in two dialects: protocol 3 as
+//! OpenClaw 2026.2.26 answers it and protocol 4 as 2026.9.6 does.
 //!
 //! This file and `api` fix the contract between the gateway task and its users
 //! (the console, headless mode, `clawpair gateway`): the configuration it
@@ -55,6 +56,16 @@ impl GatewayHandle {
             if rx.changed().await.is_err() {
                 return;
             }
+        }
+    }
+
+    /// Tells the gateway that `devices/` was changed by this process (the
+    /// console's approve, reject, remove): it re-reads the files at once,
+    /// announcing decisions and closing the connections of removed devices
+    /// and revoked or rotated tokens (4001 `device removed`).
+    pub fn devices_changed(&self) {
+        if let Some(h) = &self.hub {
+            h.recheck_devices();
         }
     }
 

@@ -245,7 +245,50 @@ pub enum SetupVerdict {
     /// paired with a live token for the role.
     PairedAlias,
     /// Unknown, void, expired or bound to another device.
-    Refused(&'static str),
+    Refused(Refusal),
+}
+
+/// Why a setup token is refused. On the wire every cause gets the same
+/// answer (as in OpenClaw); clawpair names the cause in one extra detail,
+/// `bootstrapTokenState`, so `clawpair join` can say which it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Never issued here (or pruned long ago).
+    Unknown,
+    /// Past its expiry.
+    Expired,
+    /// Spent: its device collected its device token, or another device holds it.
+    Used,
+    /// Void because the request it created was rejected.
+    Revoked,
+    /// Presented for a role a setup code never grants (operator).
+    RoleNotAllowed,
+}
+
+impl Refusal {
+    /// The word in `details.bootstrapTokenState` and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Unknown => "unknown",
+            Refusal::Expired => "expired",
+            Refusal::Used => "used",
+            Refusal::Revoked => "revoked",
+            Refusal::RoleNotAllowed => "role-not-allowed",
+        }
+    }
+
+    /// Reads [`Refusal::as_str`] back.
+    pub fn parse(s: &str) -> Option<Refusal> {
+        [
+            Refusal::Unknown,
+            Refusal::Expired,
+            Refusal::Used,
+            Refusal::Revoked,
+            Refusal::RoleNotAllowed,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
 }
 
 /// Checks and, on first use, binds the token to `device_id`.
@@ -264,19 +307,22 @@ pub fn use_for_device(
     now: i64,
 ) -> Result<SetupVerdict> {
     let Some(entry) = find(paths, token)? else {
-        return Ok(SetupVerdict::Refused("unknown"));
+        return Ok(SetupVerdict::Refused(Refusal::Unknown));
     };
     if entry.voided_at_ms.is_some() {
-        if entry.void_reason.as_deref() == Some("paired")
-            && entry.device_id.as_deref() == Some(device_id)
-        {
+        let paired = entry.void_reason.as_deref() == Some("paired");
+        if paired && entry.device_id.as_deref() == Some(device_id) {
             return Ok(SetupVerdict::PairedAlias);
         }
-        return Ok(SetupVerdict::Refused("void"));
+        return Ok(SetupVerdict::Refused(if paired {
+            Refusal::Used
+        } else {
+            Refusal::Revoked
+        }));
     }
     if let Some(d) = &entry.device_id {
         if d != device_id {
-            return Ok(SetupVerdict::Refused("bound-to-other-device"));
+            return Ok(SetupVerdict::Refused(Refusal::Used));
         }
     }
     if now >= entry.expires_at_ms {
@@ -284,14 +330,14 @@ pub fn use_for_device(
             && now < entry.expires_at_ms.saturating_add(DELIVERY_GRACE_MS)
             && device_paired_before_expiry(entry.expires_at_ms);
         if !grace {
-            return Ok(SetupVerdict::Refused("expired"));
+            return Ok(SetupVerdict::Refused(Refusal::Expired));
         }
     }
     if entry.device_id.is_some() {
         if let Some(rid) = entry.request_id.as_deref() {
             if request_resolved_unpaired(rid) {
                 void_for_request(paths, rid, "rejected", now)?;
-                return Ok(SetupVerdict::Refused("void"));
+                return Ok(SetupVerdict::Refused(Refusal::Revoked));
             }
         }
         return Ok(SetupVerdict::Usable { first_use: false });
@@ -312,9 +358,12 @@ pub fn use_for_device(
                     SetupVerdict::Usable { first_use: true }
                 }
                 Some(d) if *d == device => SetupVerdict::Usable { first_use: false },
-                Some(_) => SetupVerdict::Refused("bound-to-other-device"),
+                Some(_) => SetupVerdict::Refused(Refusal::Used),
             },
-            _ => SetupVerdict::Refused("void"),
+            Some(e) if e.void_reason.as_deref() == Some("paired") => {
+                SetupVerdict::Refused(Refusal::Used)
+            }
+            _ => SetupVerdict::Refused(Refusal::Revoked),
         }
     })
 }
@@ -566,7 +615,7 @@ mod tests {
         ));
         assert!(matches!(
             use_for_device(&paths, &t.token, "dev-a", never, pending, 11_000).unwrap(),
-            SetupVerdict::Refused("expired")
+            SetupVerdict::Refused(Refusal::Expired)
         ));
         assert!(matches!(
             use_for_device(&paths, &t.token, "dev-a", |_| true, pending, 11_000).unwrap(),
@@ -587,11 +636,11 @@ mod tests {
         void_for_request(&paths, "req-c", "rejected", 20_002).unwrap();
         assert!(matches!(
             use_for_device(&paths, &r.token, "dev-c", never, pending, 20_003).unwrap(),
-            SetupVerdict::Refused("void")
+            SetupVerdict::Refused(Refusal::Revoked)
         ));
         assert!(matches!(
             use_for_device(&paths, "nope", "dev-a", never, pending, 10_600).unwrap(),
-            SetupVerdict::Refused("unknown")
+            SetupVerdict::Refused(Refusal::Unknown)
         ));
         // A request rejected in another process is noticed from the files at
         // the device's next connect, before any watcher runs.
@@ -606,11 +655,11 @@ mod tests {
         let gone = |rid: &str| rid == "req-d";
         assert_eq!(
             use_for_device(&paths, &q.token, "dev-d", never, gone, 30_003).unwrap(),
-            SetupVerdict::Refused("void")
+            SetupVerdict::Refused(Refusal::Revoked)
         );
         assert_eq!(
             use_for_device(&paths, &q.token, "dev-d", never, pending, 30_004).unwrap(),
-            SetupVerdict::Refused("void"),
+            SetupVerdict::Refused(Refusal::Revoked),
             "and it stays void"
         );
         let decoded = decode(&encode("ws://h:1", &t.token)).unwrap();

@@ -221,8 +221,16 @@ impl Engine {
                 let kind = act.kind();
                 let work = self.source.clone().act(act, now_ms());
                 let (dn, vn) = (self.dm_reload.clone(), self.dev_reload.clone());
+                let gateway = self.gateway.clone();
                 tokio::spawn(async move {
                     let result = work.await;
+                    // The console's own gateway acts on it at once: a removed
+                    // device's connections close now, not at its next look.
+                    if result.is_ok() {
+                        if let Some(h) = gateway.lock().ok().and_then(|g| g.clone()) {
+                            h.devices_changed();
+                        }
+                    }
                     let _ = tx.send(Msg::ActionDone { key, kind, result });
                     dn.notify_one();
                     vn.notify_one();

@@ -17,7 +17,7 @@ use super::hub::{now, Hub};
 use super::limits::canonical_ip;
 use super::session::run_session;
 use super::wire::{close, close_on_error, fail, send_text, text_of, ws_config, Incoming, Peer};
-use crate::gateway::frames::{self, ErrorShape, FrameError};
+use crate::gateway::frames::{self, Dialect, ErrorShape, FrameError};
 
 /// What the upgrade request's headers say about locality.
 #[derive(Default)]
@@ -112,7 +112,9 @@ async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, i
             }
         }
     };
-    let req = match frames::parse_request(&first) {
+    // The dialect is not known before `connect`: the first frame may carry
+    // protocol 4's envelope fields.
+    let req = match frames::parse_request_as(&first, Dialect::V4) {
         Ok(r) => r,
         Err(FrameError::NotJson) => {
             hub.record_failure(ip);
@@ -128,7 +130,7 @@ async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, i
     if req.method != "connect" {
         hub.record_failure(ip);
         let e = ErrorShape::invalid("invalid handshake: first request must be connect");
-        fail(&mut sink, &req.id, &e, 1008).await;
+        fail(&mut sink, &req.id, &e, 1008, None).await;
         return;
     }
     let peer = Peer {
@@ -145,7 +147,14 @@ async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, i
             if f.counts_as_failure {
                 hub.record_failure(ip);
             }
-            fail(&mut sink, &req.id, &f.error, f.close_code).await;
+            fail(
+                &mut sink,
+                &req.id,
+                &f.error,
+                f.close_code,
+                f.close_reason.as_deref(),
+            )
+            .await;
             return;
         }
     };

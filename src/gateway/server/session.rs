@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::hello::Session;
-use super::hub::{now, ConnEntry, Hub};
+use super::hub::{now, ConnEntry, DeviceSession, Hub};
 use super::rpc::{handle_rpc, Denied, Reply};
 use super::wire::{close, close_on_error, send_text, text_of, Incoming, Peer, Sink, Stream};
 use crate::gateway::frames;
@@ -19,6 +19,9 @@ use crate::gateway::GatewayEvent;
 const OUT_QUEUE: usize = 64;
 /// Consecutive calls refused for the role after which the connection is closed.
 const MAX_UNAUTHORIZED_ROLE_CALLS: u32 = 10;
+/// The close of a connection whose device was removed or whose token was
+/// revoked or rotated (2026.9.6's code and reason for all three).
+pub(super) const DEVICE_REMOVED: (u16, &str) = (4001, "device removed");
 
 /// Runs a connection whose `connect` succeeded: registers it for broadcasts,
 /// sends `hello-ok`, keeps presence, serves requests until either side closes.
@@ -36,10 +39,21 @@ pub(super) async fn run_session(
             .scopes
             .iter()
             .any(|s| s == "operator.pairing" || s == "operator.admin");
+    let kick = std::sync::Arc::new(Notify::new());
+    let device = match (&session.device_id, session.token_digest) {
+        (Some(d), Some(digest)) => Some(DeviceSession {
+            device_id: d.clone(),
+            role: session.role.clone(),
+            token_digest: digest,
+        }),
+        _ => None,
+    };
     // Register before answering so no broadcast between hello-ok and registration is lost.
     let conn = hub.register(ConnEntry {
         tx: tx.clone(),
         pairing_events,
+        device,
+        kick: kick.clone(),
     });
     let hello = frames::res_ok(&connect_id, std::mem::take(&mut session.hello));
     let sent = send_text(&mut sink, hello).await;
@@ -67,7 +81,12 @@ pub(super) async fn run_session(
         });
     }
     if sent {
-        serve(hub, &mut sink, &mut stream, rx, &session).await;
+        // A change that landed between the pairing decision and the
+        // registration is caught by the next look at `devices/`.
+        if session.device_id.is_some() {
+            hub.recheck_devices();
+        }
+        serve(hub, &mut sink, &mut stream, rx, &session, &kick).await;
     }
     hub.unregister(conn);
     // The socket closes when `sink` and `stream` drop, after this.
@@ -87,11 +106,20 @@ async fn serve(
     stream: &mut Stream,
     mut rx: mpsc::Receiver<String>,
     session: &Session,
+    kick: &Notify,
 ) {
     let mut shutdown = hub.shutdown_signal();
     let mut unauthorized_role_calls = 0u32;
     loop {
         tokio::select! {
+            _ = kick.notified() => {
+                // What was queued before (the response that caused this) goes first.
+                while let Ok(t) = rx.try_recv() {
+                    let _ = send_text(sink, t).await;
+                }
+                close(sink, DEVICE_REMOVED.0, DEVICE_REMOVED.1).await;
+                break;
+            }
             out = rx.recv() => match out {
                 Some(t) => {
                     if !send_text(sink, t).await { break; }

@@ -97,12 +97,19 @@ pub(super) async fn close_on_error(sink: &mut Sink, e: &WsError) {
     }
 }
 
-/// Answers request `id` with `e`, then closes with `code` and the error's message.
-pub(super) async fn fail(sink: &mut Sink, id: &str, e: &ErrorShape, code: u16) {
+/// Answers request `id` with `e`, then closes with `code` and `reason`
+/// (the error's message when `None`).
+pub(super) async fn fail(
+    sink: &mut Sink,
+    id: &str,
+    e: &ErrorShape,
+    code: u16,
+    reason: Option<&str>,
+) {
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
         sink.send(Message::text(frames::res_err(id, e))),
     )
     .await;
-    close(sink, code, &e.message).await;
+    close(sink, code, reason.unwrap_or(&e.message)).await;
 }
