@@ -400,7 +400,7 @@ fn drain(rx: &mpsc::Receiver<String>, kept: &mut Vec<String>) {
 }
 
 fn setup_token_of(code: &str) -> String {
-    setup::decode(code).unwrap().token.unwrap()
+    setup::decode(code).unwrap().secret().unwrap().to_string()
 }
 
 fn spawn_join(node: &Path, code: &str, log: &Path) -> (support::Kill, mpsc::Receiver<String>) {
@@ -494,10 +494,14 @@ fn no_secret_in_any_log_line() {
         dm_codes.push(code);
     }
 
-    // Setup codes: one from the CLI, one asked of the headless console.
-    let v: Value =
-        serde_json::from_str(&out.run(state, &["setup-code", "--port", &port, "--json"], true))
-            .unwrap();
+    // Setup codes: one from the CLI (2026.2.26 form: its node keeps
+    // presenting it after a rotation), one asked of the headless console.
+    let v: Value = serde_json::from_str(&out.run(
+        state,
+        &["setup-code", "--port", &port, "--json", "--legacy"],
+        true,
+    ))
+    .unwrap();
     let setup_code = v["setupCode"].as_str().unwrap().to_string();
     writeln!(stdin, "setup-code").unwrap();
     stdin.flush().unwrap();
@@ -1003,7 +1007,7 @@ fn no_secret_in_the_console_log_file() {
     let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     for run in text.split(|c: char| !b64url(c)).filter(|r| r.len() >= 43) {
         // A whole setup code (base64url JSON holding the token)…
-        if let Some(t) = setup::decode(run).and_then(|p| p.token) {
+        if let Some(t) = setup::decode(run).and_then(|p| p.secret().map(str::to_string)) {
             let h = clawpair::gateway::crypto::sha256_hex(&t);
             assert!(!stored.contains(&h), "a setup code in the console log");
         }

@@ -238,6 +238,13 @@ pub enum Event {
     },
     #[serde(rename = "device.disconnected")]
     DeviceDisconnected { device_id: String },
+    #[serde(rename = "device.closed")]
+    DeviceClosed {
+        device_id: String,
+        role: String,
+        code: u16,
+        reason: String,
+    },
     #[serde(rename = "setup_code.issued")]
     SetupCodeIssued {
         code: String,
@@ -249,7 +256,12 @@ pub enum Event {
     #[serde(rename = "setup_code.expired")]
     SetupCodeExpired,
     #[serde(rename = "gateway.listening")]
-    GatewayListening { addr: String },
+    GatewayListening {
+        addr: String,
+        /// With `--tls`: the certificate's SHA-256 (64 hex digits) to pin.
+        #[serde(rename = "tlsFingerprint", skip_serializing_if = "Option::is_none")]
+        tls_fingerprint: Option<String>,
+    },
     #[serde(rename = "gateway.bind_failed")]
     GatewayBindFailed { addr: String, error: String },
     #[serde(rename = "gateway.stopped")]

@@ -138,12 +138,17 @@ fn on_setup_code(s: &mut State, result: Result<SetupCode, String>, fx: &mut Vec<
 
 fn on_gateway(s: &mut State, ev: GatewayEvent, fx: &mut Vec<Effect>) {
     match ev {
-        GatewayEvent::Listening { addr } => {
+        GatewayEvent::Listening {
+            addr,
+            tls_fingerprint,
+        } => {
             s.gateway = GatewayStatus::Listening {
                 addr: addr.to_string(),
             };
+            s.gateway_tls = tls_fingerprint.clone();
             fx.push(Effect::Emit(Event::GatewayListening {
                 addr: addr.to_string(),
+                tls_fingerprint,
             }));
         }
         GatewayEvent::BindFailed { addr, error } => {
@@ -166,11 +171,35 @@ fn on_gateway(s: &mut State, ev: GatewayEvent, fx: &mut Vec<Effect>) {
             remote_addr,
         } => {
             s.online.insert(device_id.clone());
+            s.closed_by_gateway.remove(&device_id);
             fx.push(Effect::Emit(Event::DeviceConnected {
                 device_id,
                 role,
                 remote_addr,
             }));
+        }
+        GatewayEvent::DeviceClosed {
+            device_id,
+            role,
+            code,
+            reason,
+        } => {
+            s.toast(
+                ToastLevel::Info,
+                format!(
+                    "Device {} ({role}) disconnected by the gateway: {code} {reason}",
+                    crate::devices::model::short_fingerprint(&device_id)
+                ),
+            );
+            s.closed_by_gateway
+                .insert(device_id.clone(), reason.clone());
+            fx.push(Effect::Emit(Event::DeviceClosed {
+                device_id,
+                role,
+                code,
+                reason,
+            }));
+            fx.push(Effect::ReloadDevices);
         }
         GatewayEvent::DeviceDisconnected { device_id } => {
             s.online.remove(&device_id);

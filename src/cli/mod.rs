@@ -74,6 +74,16 @@ pub struct GatewayArgs {
     /// (`AUTH_RATE_LIMITED`; default 30).
     #[arg(long, value_name = "N")]
     pub max_failed_handshakes_per_minute: Option<u32>,
+    /// Serve wss:// (TLS): with a self-signed certificate generated on first
+    /// use in <state>/gateway/tls/ (OpenClaw's place), or --tls-cert/--tls-key.
+    #[arg(long)]
+    pub tls: bool,
+    /// The certificate (PEM chain) to serve; implies --tls.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM); implies --tls.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

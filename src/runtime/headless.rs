@@ -83,13 +83,31 @@ fn human(ev: &Event) -> String {
             "device {} disconnected",
             crate::devices::model::short_fingerprint(device_id)
         ),
+        Event::DeviceClosed {
+            device_id,
+            role,
+            code,
+            reason,
+        } => format!(
+            "device {} ({}) disconnected by the gateway: {code} {}",
+            crate::devices::model::short_fingerprint(device_id),
+            c(role),
+            c(reason)
+        ),
         Event::SetupCodeIssued { .. } => "setup code issued (see stdout)".into(),
         Event::SetupCodeUsed { device_id } => format!(
             "setup code used by {}",
             crate::devices::model::short_fingerprint(device_id)
         ),
         Event::SetupCodeExpired => "setup code expired".into(),
-        Event::GatewayListening { addr } => format!("gateway listening on {addr}"),
+        Event::GatewayListening {
+            addr,
+            tls_fingerprint: None,
+        } => format!("gateway listening on {addr}"),
+        Event::GatewayListening {
+            addr,
+            tls_fingerprint: Some(fp),
+        } => format!("gateway listening on wss://{addr} (TLS certificate sha256 {fp})"),
         Event::GatewayBindFailed { addr, error } => format!(
             "gateway port busy on {addr} ({}); watching the files only",
             c(error)

@@ -64,7 +64,13 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let gw = match &s.gateway {
         GatewayStatus::Disabled => "gateway off".to_string(),
         GatewayStatus::Starting { addr } => format!("gateway {addr} starting"),
-        GatewayStatus::Listening { addr } => format!("gateway {addr} listening"),
+        GatewayStatus::Listening { addr } => match &s.gateway_tls {
+            None => format!("gateway {addr} listening"),
+            Some(fp) => format!(
+                "gateway wss://{addr} listening, TLS sha256 {}…",
+                fp.get(..16).unwrap_or(fp)
+            ),
+        },
         GatewayStatus::PortBusy { addr, .. } => format!("gateway {addr} PORT BUSY"),
         GatewayStatus::Stopped => "gateway stopped".to_string(),
     };

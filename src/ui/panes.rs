@@ -370,7 +370,16 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         } else {
             if online_word {
                 spans.push(Span::styled(
-                    fit(if online { "online" } else { "offline" }, 8),
+                    fit(
+                        if online {
+                            "online"
+                        } else if s.closed_by_gateway.contains_key(&p.device_id) {
+                            "closed"
+                        } else {
+                            "offline"
+                        },
+                        8,
+                    ),
                     if online { t.online } else { t.dim },
                 ));
             }

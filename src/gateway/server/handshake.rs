@@ -16,7 +16,9 @@ use super::connect::connect;
 use super::hub::{now, Hub};
 use super::limits::canonical_ip;
 use super::session::run_session;
-use super::wire::{close, close_on_error, fail, send_text, text_of, ws_config, Incoming, Peer};
+use super::wire::{
+    close, close_on_error, fail, send_text, text_of, ws_config, Conn, Incoming, Peer,
+};
 use crate::gateway::frames::{self, Dialect, ErrorShape, FrameError};
 
 /// What the upgrade request's headers say about locality.
@@ -52,10 +54,31 @@ async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, i
             .any(|k| h.contains_key(*k));
         Ok(resp)
     };
+    // With --tls the TLS handshake comes first, inside this connection's own
+    // task and deadline: a failed one (a wrong pin, plain HTTP, a scanner)
+    // only drops this socket.
+    let conn = match &hub.cfg.tls {
+        None => Conn::Plain(tcp),
+        Some(t) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(t.config.clone());
+            match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => Conn::Tls(Box::new(s)),
+                Ok(Err(e)) => {
+                    tracing::debug!("tls handshake from {addr} failed: {e}");
+                    hub.record_failure(ip);
+                    return;
+                }
+                Err(_) => {
+                    hub.record_failure(ip);
+                    return;
+                }
+            }
+        }
+    };
     let accepted = tokio::time::timeout_at(
         deadline,
         Box::pin(tokio_tungstenite::accept_hdr_async_with_config(
-            tcp,
+            conn,
             cb,
             Some(ws_config(&hub.cfg)),
         )),

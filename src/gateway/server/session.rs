@@ -80,16 +80,25 @@ pub(super) async fn run_session(
             remote_addr: remote.clone(),
         });
     }
+    let mut kicked = false;
     if sent {
         // A change that landed between the pairing decision and the
         // registration is caught by the next look at `devices/`.
         if session.device_id.is_some() {
             hub.recheck_devices();
         }
-        serve(hub, &mut sink, &mut stream, rx, &session, &kick).await;
+        kicked = serve(hub, &mut sink, &mut stream, rx, &session, &kick).await;
     }
     hub.unregister(conn);
     // The socket closes when `sink` and `stream` drop, after this.
+    if let (true, Some(d)) = (kicked, &session.device_id) {
+        hub.emit(GatewayEvent::DeviceClosed {
+            device_id: d.clone(),
+            role: session.role.clone(),
+            code: DEVICE_REMOVED.0,
+            reason: DEVICE_REMOVED.1.to_string(),
+        });
+    }
     if let Some(d) = &session.device_id {
         hub.device_disconnected(d);
         hub.emit(GatewayEvent::DeviceDisconnected {
@@ -99,7 +108,8 @@ pub(super) async fn run_session(
 }
 
 /// Sends what is queued for the connection, answers its requests, ends with
-/// `shutdown` + 1012 when the gateway stops.
+/// `shutdown` + 1012 when the gateway stops. `true` when it was closed
+/// because its device no longer admits it.
 async fn serve(
     hub: &Arc<Hub>,
     sink: &mut Sink,
@@ -107,7 +117,7 @@ async fn serve(
     mut rx: mpsc::Receiver<String>,
     session: &Session,
     kick: &Notify,
-) {
+) -> bool {
     let mut shutdown = hub.shutdown_signal();
     let mut unauthorized_role_calls = 0u32;
     loop {
@@ -118,7 +128,7 @@ async fn serve(
                     let _ = send_text(sink, t).await;
                 }
                 close(sink, DEVICE_REMOVED.0, DEVICE_REMOVED.1).await;
-                break;
+                return true;
             }
             out = rx.recv() => match out {
                 Some(t) => {
@@ -171,4 +181,5 @@ async fn serve(
             }
         }
     }
+    false
 }
