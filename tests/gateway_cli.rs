@@ -243,7 +243,10 @@ fn setup_code_only_while_a_gateway_listens_in_both_formats() {
     assert!(ok, "{err}");
     assert!(err.contains("only bound to loopback"), "{err}");
     assert!(out.contains("Setup code: ey"));
-    assert!(out.contains(&format!("Gateway: ws://127.0.0.1:{port}")), "{out}");
+    assert!(
+        out.contains(&format!("Gateway: ws://127.0.0.1:{port}")),
+        "{out}"
+    );
     assert!(out.contains("openclaw node run --pair ey"), "{out}");
     let code = out
         .lines()
@@ -265,7 +268,13 @@ fn setup_code_only_while_a_gateway_listens_in_both_formats() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["gatewayUrl"], "wss://gw.example.ts.net/some/path");
     assert_eq!(v["format"], "2026.9");
-    let (ok, _, err) = run(&["--state-dir", s, "setup-code", "--url", "ws://192.168.77.1:1"]);
+    let (ok, _, err) = run(&[
+        "--state-dir",
+        s,
+        "setup-code",
+        "--url",
+        "ws://192.168.77.1:1",
+    ]);
     assert!(ok && err.contains("phone apps refuse it"), "{err}");
     // The 2026.2.26 form for older nodes, and the oc-pair:// form.
     let (ok, out, _) = run(&["--state-dir", s, "setup-code", "--legacy", "--json"]);
@@ -284,14 +293,20 @@ fn setup_code_only_while_a_gateway_listens_in_both_formats() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     // A port that is not the listening gateway's is refused.
     let (ok, _, err) = run(&["--state-dir", s, "setup-code", "--port", "1"]);
-    assert!(!ok && err.contains(&format!("listens on port {port}")), "{err}");
+    assert!(
+        !ok && err.contains(&format!("listens on port {port}")),
+        "{err}"
+    );
     let (ok, _, err) = run(&["--state-dir", s, "setup-code", "--ttl", "soon"]);
     assert!(!ok && err.contains("--ttl"));
     // Once the gateway stops, no more codes.
     let _ = gw.child.kill();
     let _ = gw.child.wait();
     let (ok, _, err) = run(&["--state-dir", s, "setup-code"]);
-    assert!(!ok && err.contains("no clawpair gateway is listening"), "{err}");
+    assert!(
+        !ok && err.contains("no clawpair gateway is listening"),
+        "{err}"
+    );
 }
 
 #[test]

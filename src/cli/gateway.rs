@@ -455,9 +455,7 @@ impl Join<'_> {
                     opts.token = Some(t.token.clone());
                     opts.device_token = Some(t.token.clone());
                 }
-                (None, JoinSecret::Bootstrap(b)) if v4 => {
-                    opts.bootstrap_token = Some(b.clone())
-                }
+                (None, JoinSecret::Bootstrap(b)) if v4 => opts.bootstrap_token = Some(b.clone()),
                 (None, JoinSecret::Bootstrap(_)) => {
                     return Err(Failure::error(
                         "this gateway speaks protocol 3 (OpenClaw 2026.2.26), which has no \

@@ -289,8 +289,11 @@ pub(super) async fn connect(
     };
     let public_key = device_checks(&o, &device, peer)?;
     let kind = authenticate(hub, &o, &device, &auth, shared_ok, peer).await?;
+    let epoch = hub.revocation_epoch();
     let outcome = pairing_job(hub, &o, &device, public_key, &kind, peer).await?;
-    accept(hub, &o, &device, kind, outcome, peer).await
+    let mut s = accept(hub, &o, &device, kind, outcome, peer).await?;
+    s.epoch = epoch;
+    Ok(s)
 }
 
 /// The 2026.9.6 answer to an offer that includes neither 4 nor 3.

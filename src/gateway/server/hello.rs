@@ -125,6 +125,8 @@ pub(super) struct Session {
     pub(super) hello: Value,
     /// The setup token to void once `hello-ok` delivered the device token.
     pub(super) setup_token_used: Option<String>,
+    /// The hub's revocation epoch before the pairing decision.
+    pub(super) epoch: u64,
 }
 
 /// SHA-256 of a token (what a session keeps to notice rotation).
@@ -317,5 +319,6 @@ pub(super) fn hello_ok(hub: &Hub, p: &ConnectParams, d: Dialect, g: Granted) -> 
         client_mode: p.client.mode.clone(),
         hello: Value::Object(hello),
         setup_token_used: None,
+        epoch: 0,
     }
 }

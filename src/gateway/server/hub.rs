@@ -155,6 +155,9 @@ pub(crate) struct Hub {
     announced: Mutex<HashMap<String, Instant>>,
     /// Asks the watcher to look at `devices/` now.
     recheck: Notify,
+    /// Counts the revocation checks of this gateway's own writes (a
+    /// connection admitted across one is checked again at registration).
+    revocation_epoch: AtomicU64,
 }
 
 impl Hub {
@@ -189,6 +192,7 @@ impl Hub {
             shutdown_seq: OnceLock::new(),
             announced: Mutex::new(HashMap::new()),
             recheck: Notify::new(),
+            revocation_epoch: AtomicU64::new(0),
         })
     }
 
@@ -231,6 +235,19 @@ impl Hub {
             }
             let _ = c.tx.try_send(text.clone());
         }
+    }
+
+    /// The current revocation epoch (see [`Hub::stale_after_write`]).
+    pub(super) fn revocation_epoch(&self) -> u64 {
+        self.revocation_epoch.load(Ordering::SeqCst)
+    }
+
+    /// [`Hub::stale_connections`] for a state this gateway just changed: the
+    /// epoch moves first, so a connection admitted before the change and
+    /// registered after this scan notices it moved.
+    pub(super) fn stale_after_write(&self, state: &DeviceState) -> Vec<ConnId> {
+        self.revocation_epoch.fetch_add(1, Ordering::SeqCst);
+        self.stale_connections(state)
     }
 
     /// Connections whose device record in `state` no longer admits them:

@@ -23,6 +23,9 @@ use crate::gateway::{Decision, GatewayEvent};
 /// A burst of change notices (an atomic write is several) is read once, this
 /// long after the first.
 const RECHECK_DEBOUNCE_MS: u64 = 10;
+/// Looks asked for are at least this far apart (the gateway's own writes
+/// notify too; under load they come in bursts).
+const RECHECK_SPACING_MS: u64 = 40;
 
 /// Notices decisions made elsewhere (another process, the console) and sends
 /// `device.pair.resolved` for them; closes the connections the files no
@@ -32,14 +35,18 @@ pub(super) async fn watcher(hub: Arc<Hub>) {
     let period = Duration::from_millis(hub.cfg.watch_interval_ms.max(50));
     let mut iv = tokio::time::interval(period);
     let mut dir_watch: Option<notify::RecommendedWatcher> = None;
+    let mut last = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = iv.tick() => {}
             _ = hub.recheck_requested() => {
-                tokio::time::sleep(Duration::from_millis(RECHECK_DEBOUNCE_MS)).await;
+                let spaced = last + Duration::from_millis(RECHECK_SPACING_MS);
+                let soon = tokio::time::Instant::now() + Duration::from_millis(RECHECK_DEBOUNCE_MS);
+                tokio::time::sleep_until(spaced.max(soon)).await;
             }
         }
+        last = tokio::time::Instant::now();
         if dir_watch.is_none() {
             // `devices/` may not exist yet; try again on every look.
             dir_watch = watch_devices_dir(&hub);

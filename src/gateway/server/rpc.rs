@@ -213,6 +213,8 @@ struct Caller {
     admin: bool,
     /// Set only for a connection authenticated with a device token.
     device_id: Option<String>,
+    /// The connection's paired device, however it authenticated.
+    node_id: Option<String>,
 }
 
 impl Caller {
@@ -222,6 +224,7 @@ impl Caller {
             scopes: s.scopes.clone(),
             admin: is_admin(&s.scopes),
             device_id: s.device_caller.then(|| s.device_id.clone()).flatten(),
+            node_id: s.device_id.clone(),
         }
     }
     fn v4(&self) -> bool {
@@ -279,7 +282,7 @@ fn node_event(params: Option<&Value>) -> Value {
 /// answers of 2026.9.6 (`{nodeId}`, `{nodeId, skills}`, `{nodeId, tools}`);
 /// nothing is kept.
 fn node_publication(c: &Caller, method: &str, params: Option<&Value>) -> Value {
-    let node_id = c.device_id.clone().unwrap_or_default();
+    let node_id = c.node_id.clone().unwrap_or_default();
     let list = |k: &str| {
         params
             .and_then(|p| p.get(k))
@@ -297,18 +300,24 @@ fn node_publication(c: &Caller, method: &str, params: Option<&Value>) -> Value {
 /// A paired device as `device.pair.list` shows it in protocol 4: redacted,
 /// with `lastSeenAtMs`/`lastSeenReason` (when seen since the gateway started)
 /// and `connected` before the token summaries, as in 2026.9.6.
-fn device_view_v4(device: &PairedDevice, presence: &HashMap<String, (i64, bool)>) -> Value {
+fn device_view_v4(device: &PairedDevice, presence: Option<&HashMap<String, (i64, bool)>>) -> Value {
     let mut m = match payload::redact_device(device) {
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    let tokens = m.shift_remove("tokens");
-    let seen = presence.get(&device.device_id);
-    if let Some((at, _)) = seen {
-        m.insert("lastSeenAtMs".into(), json!(at));
-        m.insert("lastSeenReason".into(), json!("connect"));
+    // 2026.9.6 records `scopes: []` for a node; the 2026.2.26 files leave it out.
+    if !m.contains_key("scopes") {
+        m.insert("scopes".into(), json!([]));
     }
-    m.insert("connected".into(), json!(seen.is_some_and(|(_, c)| *c)));
+    let tokens = m.shift_remove("tokens");
+    if let Some(presence) = presence {
+        let seen = presence.get(&device.device_id);
+        if let Some((at, _)) = seen {
+            m.insert("lastSeenAtMs".into(), json!(at));
+            m.insert("lastSeenReason".into(), json!("connect"));
+        }
+        m.insert("connected".into(), json!(seen.is_some_and(|(_, c)| *c)));
+    }
     m.insert("tokens".into(), tokens.unwrap_or_else(|| json!([])));
     Value::Object(m)
 }
@@ -348,7 +357,7 @@ async fn pair_list(
         .paired_newest_first()
         .into_iter()
         .filter(|d| own(&d.device_id))
-        .map(|d| device_view_v4(d, &presence))
+        .map(|d| device_view_v4(d, Some(&presence)))
         .collect();
     Ok(json!({"pending": pending, "paired": paired}))
 }
@@ -441,6 +450,7 @@ async fn pair_decide(
         scopes: c.scopes.clone(),
         admin: c.admin,
         device_id: c.device_id.clone(),
+        node_id: c.node_id.clone(),
     });
     let v4 = c.v4();
     let r = hub
@@ -453,9 +463,14 @@ async fn pair_decide(
                 }
             }
             let res = match decision {
-                Decision::Approved => st
-                    .approve(&rid, crate::devices::new_token(), t)
-                    .map(|a| (payload::approve_payload(&a), a.request)),
+                Decision::Approved => st.approve(&rid, crate::devices::new_token(), t).map(|a| {
+                    let reply = if v4 {
+                        json!({"requestId": a.request.request_id, "device": device_view_v4(&a.device, None)})
+                    } else {
+                        payload::approve_payload(&a)
+                    };
+                    (reply, a.request)
+                }),
                 Decision::Rejected => st.reject(&rid).map(|r| (payload::reject_payload(&r), r)),
             }?;
             known.remove(&rid);
@@ -705,6 +720,7 @@ fn caller_copy(c: &Caller) -> Caller {
         scopes: c.scopes.clone(),
         admin: c.admin,
         device_id: c.device_id.clone(),
+        node_id: c.node_id.clone(),
     }
 }
 
@@ -712,7 +728,7 @@ fn caller_copy(c: &Caller) -> Caller {
 /// longer admits (computed on the state the job wrote).
 fn stale_hub(hub: &Arc<Hub>) -> impl Fn(&DeviceState) -> Vec<super::hub::ConnId> + Send + 'static {
     let hub = hub.clone();
-    move |st| hub.stale_connections(st)
+    move |st| hub.stale_after_write(st)
 }
 
 /// Closed params object with the given string fields (`required`, `optional`).

@@ -82,9 +82,9 @@ pub(super) async fn run_session(
     }
     let mut kicked = false;
     if sent {
-        // A change that landed between the pairing decision and the
-        // registration is caught by the next look at `devices/`.
-        if session.device_id.is_some() {
+        // A revocation made here between the pairing decision and the
+        // registration did not see this connection: look again now.
+        if session.device_id.is_some() && hub.revocation_epoch() != session.epoch {
             hub.recheck_devices();
         }
         kicked = serve(hub, &mut sink, &mut stream, rx, &session, &kick).await;
