@@ -543,7 +543,10 @@ impl Join<'_> {
                             &scopes,
                             clock::now_ms(),
                         )?;
-                        if !paired_once {
+                        let fresh = !stored
+                            .as_ref()
+                            .is_some_and(|t| crate::secret::secrets_equal(&t.token, tok));
+                        if !paired_once && fresh {
                             say(&format!(
                                 "approved; device token stored in {}",
                                 self.ctx
