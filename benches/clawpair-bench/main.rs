@@ -8,12 +8,14 @@
 //!
 //! Parts: `cli` (process time and peak memory), `gateway` (handshakes/s, p99,
 //! RSS at 1,000 connections), `console` (file change → frame, render time at
-//! 10,000 devices, idle CPU). Wall-clock figures depend on the machine and its
+//! 10,000 devices, idle CPU), `openclaw` (clawpair's gateway beside the real
+//! OpenClaw 2026.9.6 and 2026.2.26 gateways, same load generator). Wall-clock figures depend on the machine and its
 //! load, so the table starts with both.
 
 mod cli;
 mod console;
 mod gateway;
+mod openclaw;
 
 /// One line of the final table.
 pub struct Row {
@@ -41,6 +43,7 @@ const PARTS: &[(&str, Part)] = &[
     ("cli", cli::run),
     ("gateway", gateway::run),
     ("console", console::run),
+    ("openclaw", openclaw::run),
 ];
 
 fn read(path: &str) -> String {
@@ -92,7 +95,7 @@ fn main() {
         .map(String::as_str)
         .collect();
     if let Some(bad) = wanted.iter().find(|w| !PARTS.iter().any(|(p, _)| p == *w)) {
-        eprintln!("clawpair-bench: unknown part {bad:?} (parts: cli, gateway, console)");
+        eprintln!("clawpair-bench: unknown part {bad:?} (parts: cli, gateway, console, openclaw)");
         std::process::exit(2);
     }
     let machine = machine();
