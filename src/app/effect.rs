@@ -251,6 +251,9 @@ pub enum Event {
         url: String,
         expires_at_ms: i64,
     },
+    /// No code was issued (the gateway is not listening, …): why, and what to do.
+    #[serde(rename = "setup_code.refused")]
+    SetupCodeRefused { reason: String },
     #[serde(rename = "setup_code.used")]
     SetupCodeUsed { device_id: String },
     #[serde(rename = "setup_code.expired")]

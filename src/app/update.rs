@@ -131,6 +131,7 @@ fn on_setup_code(s: &mut State, result: Result<SetupCode, String>, fx: &mut Vec<
             if matches!(s.mode, Mode::SetupCode(_)) {
                 s.mode = Mode::SetupCode(SetupPopup::Failed(e.clone()));
             }
+            fx.push(Effect::Emit(Event::SetupCodeRefused { reason: e.clone() }));
             s.toast(ToastLevel::Error, format!("No setup code: {e}"));
         }
     }

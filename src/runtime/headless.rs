@@ -95,6 +95,7 @@ fn human(ev: &Event) -> String {
             c(reason)
         ),
         Event::SetupCodeIssued { .. } => "setup code issued (see stdout)".into(),
+        Event::SetupCodeRefused { reason } => format!("no setup code: {}", c(reason)),
         Event::SetupCodeUsed { device_id } => format!(
             "setup code used by {}",
             crate::devices::model::short_fingerprint(device_id)
