@@ -16,9 +16,11 @@
 //! 2026.2.26. Local auto-approval is off everywhere (2026.2.26 has no switch:
 //! loopback is declared a trusted proxy, as in the interop tests).
 //!
+//! Every gateway gets the same numbers of handshakes (`BENCH_OC_N` at 50
+//! clients, default 300; a tenth at 1 client), and what a new-device phase
+//! left pending is rejected over RPC (untimed) before the next phase.
+//!
 //! Needs `scripts/install-openclaw.sh`; without it the rows say so.
-//! `BENCH_OC_N` sets the handshakes at 50 clients for OpenClaw (default 300;
-//! 1 client: a tenth), clawpair gets 2,000 (200).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -291,27 +293,46 @@ async fn phase(t: &TargetRef, ids: Arc<Vec<DeviceIdentity>>, clients: usize, hel
     }
 }
 
-/// Approves every request over RPC as a device-less admin operator.
-async fn approve_all(t: &TargetRef, rids: &[String]) -> usize {
+/// Decides every request over RPC as a device-less admin operator
+/// (`device.pair.approve` or `device.pair.reject`); returns how many succeeded.
+async fn decide_all(t: &TargetRef, rids: &[String], method: &str) -> usize {
+    if rids.is_empty() {
+        return 0;
+    }
     let mut o = ConnectOptions::cli_operator(TOKEN).offering(t.protocol, t.protocol);
     o.scopes = vec!["operator.admin".into(), "operator.pairing".into()];
-    let Ok((mut ws, nonce)) = client::open(&t.url).await else {
-        return 0;
-    };
-    let Ok(ConnectAnswer::Hello(_)) =
-        client::handshake(&mut ws, &o, None, &nonce, clawpair::clock::now_ms()).await
-    else {
+    // OpenClaw answers 503 while busy: try a few times.
+    let mut conn = None;
+    for _ in 0..20 {
+        if let Ok((mut ws, nonce)) = client::open(&t.url).await {
+            if let Ok(ConnectAnswer::Hello(_)) =
+                client::handshake(&mut ws, &o, None, &nonce, clawpair::clock::now_ms()).await
+            {
+                conn = Some(ws);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let Some(mut ws) = conn else {
+        println!("  {method}: no admin connection");
         return 0;
     };
     let mut ok = 0;
+    let mut example = None;
     for rid in rids {
-        if let Ok((r, _)) =
-            client::call(&mut ws, "device.pair.approve", json!({"requestId": rid})).await
-        {
-            if r["ok"] == Value::Bool(true) {
-                ok += 1;
+        match client::call(&mut ws, method, json!({"requestId": rid})).await {
+            Ok((r, _)) if r["ok"] == Value::Bool(true) => ok += 1,
+            Ok((r, _)) => {
+                example.get_or_insert_with(|| r["error"].to_string());
+            }
+            Err(e) => {
+                example.get_or_insert(e);
             }
         }
+    }
+    if let Some(e) = example {
+        println!("  {method}: {ok}/{} ok, e.g. {e}", rids.len());
     }
     ok
 }
@@ -319,7 +340,21 @@ async fn approve_all(t: &TargetRef, rids: &[String]) -> usize {
 /// Creates and approves pending requests for `ids` (50 at a time).
 async fn pair(t: &TargetRef, ids: &[DeviceIdentity]) -> usize {
     let s = phase(t, Arc::new(ids.to_vec()), 50, false).await;
-    approve_all(t, &s.pending).await
+    if s.wrong > 0 {
+        println!(
+            "  pairing: {} of {} connects unexpected, e.g. {}",
+            s.wrong,
+            ids.len(),
+            s.example.as_deref().unwrap_or("?")
+        );
+    }
+    decide_all(t, &s.pending, "device.pair.approve").await
+}
+
+/// Rejects (untimed) what a new-device phase left pending, so every phase
+/// starts from the same nearly empty pending list on every gateway.
+async fn clear(t: &TargetRef, s: &Stats) {
+    decide_all(t, &s.pending, "device.pair.reject").await;
 }
 
 /// Opens `ids.len()` paired node connections and keeps them; returns them.
@@ -387,11 +422,14 @@ fn measure(
     };
     rt.block_on(async {
         // Warm-up: a few new devices.
-        let _ = phase(&t, gen(20), 5, false).await;
+        let warm = phase(&t, gen(20), 5, false).await;
+        clear(&t, &warm).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rss_idle_kib = tree_rss_kib(pid);
         let new1 = phase(&t, gen((n / 10).max(10)), 1, false).await;
+        clear(&t, &new1).await;
         let new50 = phase(&t, gen(n), 50, false).await;
+        clear(&t, &new50).await;
         let devices: Vec<DeviceIdentity> =
             (0..1000).map(|_| DeviceIdentity::generate(now)).collect();
         let paired = pair(&t, &devices[..50]).await;
@@ -471,7 +509,7 @@ pub fn run(rows: &mut Vec<Row>) {
     let dir = tempfile::tempdir().unwrap();
     let ours = {
         let gw = start_gateway(dir.path());
-        measure(&rt, "clawpair", &gw.url, 4, 2000, gw.child.id())
+        measure(&rt, "clawpair", &gw.url, 4, oc_n, gw.child.id())
     };
     print(&ours);
     let mut theirs: Vec<(String, Result<Figures, String>)> = Vec::new();
