@@ -604,3 +604,143 @@ async fn tls_with_a_pinned_fingerprint_and_failures_that_disturb_nobody() {
     .unwrap();
     hello(&a);
 }
+
+/// A gateway that speaks protocol 3 only, as OpenClaw 2026.2.26 answers offers
+/// without 3: `protocol mismatch` `{expectedProtocol: 3}`, close 1002.
+async fn v3_only_gateway() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", l.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                use futures_util::StreamExt;
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let ch = json!({"type":"event","event":"connect.challenge","payload":{"nonce":"n-1","ts":now()}});
+                let _ = ws.send(Message::text(ch.to_string())).await;
+                let Some(Ok(Message::Text(t))) = ws.next().await else {
+                    return;
+                };
+                let req: Value = serde_json::from_str(t.as_str()).unwrap();
+                let _ = tx.send(req["params"].clone());
+                let (min, max) = (
+                    req["params"]["minProtocol"].as_i64().unwrap(),
+                    req["params"]["maxProtocol"].as_i64().unwrap(),
+                );
+                if min > 3 || max < 3 {
+                    let e = json!({"type":"res","id":req["id"],"ok":false,"error":{"code":"INVALID_REQUEST","message":"protocol mismatch","details":{"expectedProtocol":3}}});
+                    let _ = ws.send(Message::text(e.to_string())).await;
+                    let _ = ws
+                        .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                            code: 1002.into(),
+                            reason: "protocol mismatch".into(),
+                        }))
+                        .await;
+                    return;
+                }
+                let hello = json!({"type":"res","id":req["id"],"ok":true,"payload":{"type":"hello-ok","protocol":3,
+                    "server":{"version":"dev","connId":"c"},"features":{"methods":[],"events":[]},
+                    "snapshot":{"presence":[],"health":{},"stateVersion":{"presence":0,"health":0},"uptimeMs":0},
+                    "auth":{"deviceToken":"dt-0123456789","role":"node","scopes":[],"issuedAtMs":1},
+                    "policy":{"maxPayload":1048576,"maxBufferedBytes":2097152,"tickIntervalMs":30000}}});
+                let _ = ws.send(Message::text(hello.to_string())).await;
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn join_falls_back_to_protocol_3_for_a_2026_2_26_gateway() {
+    let (url, mut offers) = v3_only_gateway().await;
+    let node = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_clawpair");
+    // A 2026.2.26 code: offered 4 first, then 3 after the mismatch, and connected.
+    let legacy = setup::encode(&url, "legacy-setup-token");
+    let mut join = support::Kill(
+        std::process::Command::new(bin)
+            .arg("--state-dir")
+            .arg(node.path())
+            .args(["join", &legacy])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let first = tokio::time::timeout(Duration::from_secs(10), offers.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (first["minProtocol"].clone(), first["maxProtocol"].clone()),
+        (json!(4), json!(4))
+    );
+    let second = tokio::time::timeout(Duration::from_secs(10), offers.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (second["minProtocol"].clone(), second["maxProtocol"].clone()),
+        (json!(3), json!(3))
+    );
+    assert_eq!(second["auth"]["token"], "legacy-setup-token");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = join.0.kill();
+    let mut child = std::mem::replace(
+        &mut join.0,
+        std::process::Command::new("true").spawn().unwrap(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        let _ = child.wait();
+        let mut text = String::new();
+        use std::io::Read;
+        for r in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let mut r = r;
+            let _ = r.read_to_string(&mut text);
+        }
+        text
+    })
+    .await
+    .unwrap();
+    let text = out;
+    assert!(text.contains("offering 3"), "{text}");
+    assert!(text.lines().any(|l| l == "connected"), "{text}");
+    // A 2026.9 code cannot work there (no bootstrap tokens in 2026.2.26): a
+    // fresh node says so and exits 1.
+    let code = setup::encode_v4(&url, "b-token", now() + 60_000, None);
+    let fresh = tempfile::tempdir().unwrap();
+    let dir = fresh.path().to_path_buf();
+    let out = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bin)
+                .arg("--state-dir")
+                .arg(dir)
+                .args(["join", &code])
+                .output()
+                .unwrap()
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("speaks protocol 3"), "{err}");
+}
