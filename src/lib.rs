@@ -17,6 +17,7 @@ pub mod jsonfmt;
 pub mod lock;
 pub mod node;
 pub mod openclaw_config;
+pub mod operator;
 pub mod paths;
 pub mod qr;
 pub mod runtime;

@@ -193,6 +193,7 @@ fn dm_row(created: i64) -> DmRequest {
         created_at_ms: Some(created),
         last_seen_at_ms: Some(created),
         meta: vec![],
+        request_id: None,
     }
 }
 
@@ -209,6 +210,7 @@ fn dev_row(ts: i64) -> DeviceRequest {
         remote_ip: None,
         is_repair: false,
         ts,
+        surface: None,
     }
 }
 
@@ -250,6 +252,7 @@ fn console_countdowns_stay_within_the_ttl_whatever_the_clock() {
             requests: vec![dm_row(T0)],
             allow: vec![],
             errors: vec![],
+            unavailable: None,
         })),
     );
     update(
@@ -287,6 +290,7 @@ fn console_countdowns_stay_within_the_ttl_whatever_the_clock() {
             requests: vec![],
             allow: vec![],
             errors: vec![],
+            unavailable: None,
         })),
     );
     assert!(s.dm.is_empty());

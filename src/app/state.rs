@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 
 use super::rows::{
-    AllowList, DeviceRequest, DmRequest, GatewayStatus, PairedDevice, SetupCode, DM_MAX_PENDING,
+    AllowList, DeviceRequest, DmRequest, GatewayStatus, PairedDevice, RemoteStatus, SetupCode,
+    DM_MAX_PENDING,
 };
 
 /// How long a row resolved elsewhere stays on screen, labelled, before it goes.
@@ -349,6 +350,10 @@ pub struct State {
     pub now_ms: i64,
     pub state_dir: String,
     pub gateway: GatewayStatus,
+    /// Set when the console is attached to a gateway over WebSocket.
+    pub remote: Option<RemoteStatus>,
+    /// Why the source can have no DM requests (shown in the DM pane).
+    pub dm_unavailable: Option<String>,
     pub dm: Vec<Row<DmRequest>>,
     pub devices: Vec<Row<DeviceRequest>>,
     pub paired: Vec<Row<PairedDevice>>,
@@ -380,6 +385,8 @@ impl State {
             now_ms,
             state_dir: state_dir.into(),
             gateway: GatewayStatus::Disabled,
+            remote: None,
+            dm_unavailable: None,
             dm: Vec::new(),
             devices: Vec::new(),
             paired: Vec::new(),

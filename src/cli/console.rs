@@ -7,7 +7,8 @@ use super::{gateway, CliResult, ConsoleArgs, Ctx, Failure};
 use crate::runtime::{self, Options};
 
 pub fn run(ctx: &Ctx, args: &ConsoleArgs) -> CliResult {
-    let gateway = if args.no_gateway {
+    let remote = super::remote::resolve(&args.remote)?;
+    let gateway = if args.no_gateway || remote.is_some() {
         None
     } else {
         let (cfg, _) = gateway::config_from_args(&args.gateway, ctx)?;
@@ -20,6 +21,7 @@ pub fn run(ctx: &Ctx, args: &ConsoleArgs) -> CliResult {
         port: args.gateway.port,
         notify: !args.no_notify,
         force_poll: false,
+        remote,
     };
     if !args.headless && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(Failure::error(

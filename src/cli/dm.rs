@@ -10,6 +10,15 @@ use crate::clock;
 use crate::dm::{keys, normalize, DmStore, PairingRequest};
 use crate::sanitize::for_terminal;
 
+/// `clawpair pairing` and its flags (`--url …` acts through a gateway).
+#[derive(Debug, Args)]
+pub struct PairingArgs {
+    #[command(subcommand)]
+    pub cmd: PairingCommand,
+    #[command(flatten)]
+    pub remote: super::remote::GlobalRemoteArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PairingCommand {
     /// List pending pairing requests of a channel.

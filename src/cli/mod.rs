@@ -14,6 +14,7 @@ pub mod devices;
 pub mod dm;
 pub mod doctor;
 pub mod gateway;
+pub mod remote;
 pub mod table;
 
 /// Terminal approval console for OpenClaw DM pairing and node device pairing.
@@ -45,6 +46,9 @@ pub struct ConsoleArgs {
     pub no_notify: bool,
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// `--url …`: attach to a gateway over WebSocket instead of the state files.
+    #[command(flatten)]
+    pub remote: remote::RemoteArgs,
 }
 
 /// Flags shared by `clawpair gateway` and the console's gateway task.
@@ -81,11 +85,11 @@ pub enum Command {
     /// Print the resolved state, credentials and devices paths.
     Paths,
     /// DM pairing: codes of unknown senders and the channel allow-lists.
-    #[command(subcommand)]
-    Pairing(dm::PairingCommand),
+    Pairing(dm::PairingArgs),
     /// Device pairing: pending device requests, paired devices and their tokens.
-    #[command(subcommand)]
-    Devices(devices::DevicesCommand),
+    Devices(devices::DevicesArgs),
+    /// Node capability surfaces (OpenClaw 2026.9's second approval), through --url.
+    Nodes(remote::NodesArgs),
     /// Check state files and permissions; --repair moves unreadable files aside.
     Doctor {
         /// Move files that cannot be parsed aside to `<name>.corrupt-<UTC time>`.
@@ -155,8 +159,17 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Paths) => print_paths(&ctx),
-        Some(Command::Pairing(cmd)) => dm::run(&ctx, cmd),
-        Some(Command::Devices(cmd)) => devices::run(&ctx, cmd),
+        Some(Command::Pairing(a)) => match remote::resolve(&a.remote.into()) {
+            Ok(Some(r)) => remote::pairing(r, a.cmd),
+            Ok(None) => dm::run(&ctx, a.cmd),
+            Err(f) => Err(f),
+        },
+        Some(Command::Devices(a)) => match remote::resolve(&a.remote.into()) {
+            Ok(Some(r)) => remote::devices(r, a.cmd),
+            Ok(None) => devices::run(&ctx, a.cmd),
+            Err(f) => Err(f),
+        },
+        Some(Command::Nodes(a)) => remote::nodes(a),
         Some(Command::Doctor { repair }) => doctor::run(&ctx, repair),
         Some(Command::Gateway(cmd)) => gateway::run_gateway(&ctx, cmd),
         Some(Command::SetupCode(a)) => gateway::run_setup_code(&ctx, a),

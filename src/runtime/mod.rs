@@ -44,6 +44,8 @@ pub struct Options {
     pub port: u16,
     pub notify: bool,
     pub force_poll: bool,
+    /// Attach to this gateway over WebSocket instead of the state files.
+    pub remote: Option<crate::operator::Remote>,
 }
 
 /// The source, watcher, loaders, effect executor and gateway task around one `State`.
@@ -94,7 +96,10 @@ impl Engine {
     /// Starts the watcher and loaders on the state files of `opts.paths` and
     /// asks for the first reads. Needs a tokio runtime.
     pub fn start(opts: &Options, clipboard: Box<dyn Clipboard>, output: Box<dyn Output>) -> Engine {
-        let source: Arc<dyn Source> = Arc::new(FileSource::new(&opts.paths, &opts.bind, opts.port));
+        let source: Arc<dyn Source> = match &opts.remote {
+            Some(r) => Arc::new(source::gateway::GatewaySource::start(r.clone())),
+            None => Arc::new(FileSource::new(&opts.paths, &opts.bind, opts.port)),
+        };
         Engine::with_source(opts, source, clipboard, output)
     }
 
@@ -127,12 +132,15 @@ impl Engine {
             Msg::DevicesLoaded,
         ));
         let watch = {
-            let (dn, vn) = (dm_reload.clone(), dev_reload.clone());
+            let (dn, vn, stx) = (dm_reload.clone(), dev_reload.clone(), tx.clone());
             source.watch(
                 opts.force_poll,
                 Box::new(move |c| match c {
                     Changed::Dm => dn.notify_one(),
                     Changed::Devices => vn.notify_one(),
+                    Changed::Remote(st) => {
+                        let _ = stx.send(Msg::Remote(st));
+                    }
                 }),
             )
         };

@@ -99,7 +99,10 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let title_extra = format!(" ({})", s.live_dm_count());
     let blk = block(Pane::Dm, s, &title_extra, t);
     if visible.is_empty() {
-        let text = empty_text(s, "No pending DM pairing requests");
+        let text = match &s.dm_unavailable {
+            Some(why) if s.filter.is_empty() => format!("  {}", clean(why)),
+            _ => empty_text(s, "No pending DM pairing requests"),
+        };
         f.render_widget(Paragraph::new(Line::styled(text, t.dim)).block(blk), area);
         return;
     }
@@ -153,7 +156,14 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             Span::styled(fit(&name, name_w), style),
             Span::raw(" "),
             Span::styled(
-                fit(&clean(&r.code), 8),
+                fit(
+                    &if r.code.is_empty() {
+                        "-".to_string()
+                    } else {
+                        clean(&r.code)
+                    },
+                    8,
+                ),
                 if row.status.is_gone() { t.gone } else { t.code },
             ),
             Span::raw(" "),
@@ -230,6 +240,8 @@ pub fn devices(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         ];
         spans.push(if row.status.is_gone() {
             Span::raw(fit("", 6))
+        } else if r.surface.is_some() {
+            Span::styled(fit(" caps", 6), t.warn)
         } else {
             countdown_span(r.remaining_ms(s.now_ms), DEVICE_SOON_MS, t)
         });
@@ -257,12 +269,21 @@ pub fn devices(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             (None, Some(m)) => format!("-/{}", clean(m)),
             (None, None) => "-".into(),
         };
-        let mut detail = format!(
-            "    {kind} · {client} · asks {} [{}]",
-            list(&r.roles),
-            list(&r.scopes)
-        );
-        if let Some(p) = paired {
+        let mut detail = match &r.surface {
+            Some(sf) => format!(
+                "    capabilities · {client} · caps [{}] · {} commands [{}] · approve needs [{}]",
+                list(&sf.caps),
+                sf.commands.len(),
+                list(&sf.commands),
+                list(&sf.required_scopes)
+            ),
+            None => format!(
+                "    {kind} · {client} · asks {} [{}]",
+                list(&r.roles),
+                list(&r.scopes)
+            ),
+        };
+        if let (Some(p), None) = (paired, &r.surface) {
             detail.push_str(&format!(" · has {} [{}]", list(&p.roles), list(&p.scopes)));
         }
         if let Some(ip) = &r.remote_ip {

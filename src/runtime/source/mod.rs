@@ -12,22 +12,26 @@
 //! ```
 
 pub mod files;
+pub mod gateway;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::app::effect::{Act, ActionError, Done};
-use crate::app::rows::{DeviceSnapshot, DmSnapshot, SetupCode};
+use crate::app::rows::{DeviceSnapshot, DmSnapshot, RemoteStatus, SetupCode};
 
 /// Work a source does in the background; the engine awaits it on a task.
 pub type Pending<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// Which part of the state changed, so only it is re-read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which part of the state changed, so only it is re-read; or, for a
+/// source reached over a connection, where that connection stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Changed {
     Dm,
     Devices,
+    /// The connection to a remote gateway changed state (status line).
+    Remote(RemoteStatus),
 }
 
 /// What kind of place the state lives in.
@@ -35,6 +39,9 @@ pub enum Changed {
 pub enum SourceKind {
     /// OpenClaw 2026.2.26 JSON files in a state dir.
     Files,
+    /// A gateway (OpenClaw 2026.2.26 or 2026.9, or clawpair's own) reached as
+    /// an operator over `ws://` / `wss://`.
+    Gateway { url: String },
 }
 
 /// A source as the status line names it.
