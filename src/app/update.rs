@@ -132,9 +132,13 @@ fn on_remote(s: &mut State, st: RemoteStatus, fx: &mut Vec<Effect>) {
             scopes: st.scopes.clone(),
         }));
         let was_connected = s.remote.as_ref().is_some_and(|r| r.is_connected());
+        let was_lost = s
+            .remote
+            .as_ref()
+            .is_some_and(|r| matches!(r.state, RemoteState::Reconnecting { .. }));
         match &st.state {
-            RemoteState::Connected if s.remote.is_some() => {
-                s.toast(ToastLevel::Info, "Connected to the gateway")
+            RemoteState::Connected if was_lost => {
+                s.toast(ToastLevel::Info, "Reconnected; everything re-listed")
             }
             RemoteState::Reconnecting { reason, .. } if was_connected => s.toast(
                 ToastLevel::Error,

@@ -99,11 +99,16 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let title_extra = format!(" ({})", s.live_dm_count());
     let blk = block(Pane::Dm, s, &title_extra, t);
     if visible.is_empty() {
-        let text = match &s.dm_unavailable {
-            Some(why) if s.filter.is_empty() => format!("  {}", clean(why)),
-            _ => empty_text(s, "No pending DM pairing requests"),
+        let (text, style) = match &s.dm_unavailable {
+            Some(why) if s.filter.is_empty() => (format!("  {}", clean(why)), t.warn),
+            _ => (empty_text(s, "No pending DM pairing requests"), t.dim),
         };
-        f.render_widget(Paragraph::new(Line::styled(text, t.dim)).block(blk), area);
+        f.render_widget(
+            Paragraph::new(Line::styled(text, style))
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .block(blk),
+            area,
+        );
         return;
     }
     let sel_key = s.selected_key(Pane::Dm);

@@ -260,7 +260,7 @@ impl Source for GatewaySource {
             if !s.hello.has_method("channels.pairing.list") {
                 return Ok(DmSnapshot {
                     unavailable: Some(format!(
-                        "{} has no DM pairing RPCs (channels.pairing.*, OpenClaw 2026.7+): approve DM codes on the gateway host (clawpair pairing, openclaw pairing)",
+                        "{} has no DM pairing RPCs (channels.pairing.*, OpenClaw 2026.7+): DM codes are approved on the gateway host (clawpair pairing / openclaw pairing)",
                         s.hello.server_label()
                     )),
                     ..DmSnapshot::default()
