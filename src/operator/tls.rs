@@ -235,8 +235,12 @@ impl ServerCertVerifier for Verifier {
                     rustls::Error::InvalidCertificate(c) => format!("{c:?}"),
                     other => other.to_string(),
                 };
-                let why = if why.contains("UnknownIssuer") {
-                    "self-signed or unknown issuer".to_string()
+                let why = if why.contains("UnknownIssuer") || why.contains("CaUsedAsEndEntity") {
+                    "self-signed, or signed by an unknown CA".to_string()
+                } else if why.contains("NotValidForName") {
+                    "issued for another name".to_string()
+                } else if why.contains("Expired") {
+                    "expired".to_string()
                 } else {
                     why
                 };
