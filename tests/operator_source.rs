@@ -163,6 +163,22 @@ async fn rows_changes_and_acts_through_a_protocol_4_gateway() {
     let mut s = State::new("ws://x", clawpair::clock::now_ms());
     update(&mut s, Msg::DevicesLoaded(Ok(snap)));
     s.focus = Pane::Devices;
+    // Drawn as a capability request: what it may run, who may approve it.
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 30)).unwrap();
+    term.draw(|f| clawpair::ui::render(f, &s, &clawpair::ui::Theme::color()))
+        .unwrap();
+    let screen: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        screen.contains("capabilities") && screen.contains("2 commands [system.run,system.which]"),
+        "{screen}"
+    );
+    assert!(screen.contains("approve needs [operator.pairing,operator.admin]"));
     let fx = update(
         &mut s,
         Msg::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
