@@ -1,12 +1,14 @@
 //! The seam between the engine and wherever the pairing state lives. The
 //! console, headless mode and the app core see only rows, changes and the
 //! results of acts; a [`Source`] turns those into file reads and writes (the
-//! OpenClaw 2026.2.26 JSON state, [`files::FileSource`]), and later into
-//! database reads or gateway RPCs.
+//! OpenClaw 2026.2.26 JSON state, [`files::FileSource`]) or into the pairing
+//! RPCs of a gateway reached over WebSocket ([`gateway::GatewaySource`], whose
+//! connection state reaches the status line as [`Changed::Remote`]).
 //!
 //! ```text
 //!   Engine ──load_dm/load_devices──▶ Source ──▶ DmSnapshot / DeviceSnapshot
-//!          ◀────── Changed ──────────  (watch: notify, WAL, gateway events)
+//!          ◀────── Changed ──────────  (watch: notify, gateway events, DM polling,
+//!                                        Remote(status) of the connection)
 //!          ──act(Act)──────────────▶        ──▶ Done | ActionError
 //!          ──issue_setup_code──────▶        ──▶ SetupCode
 //! ```
