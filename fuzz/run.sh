@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs fuzz targets for RUNS inputs each (default 10 million), starting from
-# the seed corpora in fuzz/seeds (written by fuzz/seeds.py from ../shared/fixtures).
+# the seed corpora in fuzz/seeds (written by fuzz/seeds.py from tests/fixtures).
 # Needs the nightly toolchain and `cargo install cargo-fuzz`.
 #   fuzz/run.sh [RUNS] [TARGET...]          (no targets: all of them)
 # SANITIZER=none skips AddressSanitizer (3-10x faster; Rust code here is safe

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora in fuzz/seeds/<target>/ from ../shared/fixtures
-(real OpenClaw files and frames) plus a few hand-made edge cases.
+"""Writes the seed corpora in fuzz/seeds/<target>/ from tests/fixtures (real
+OpenClaw files and frames, copied from the shared fixture set) plus a few
+hand-made edge cases.
 Run from anywhere: python3 fuzz/seeds.py"""
 import base64, glob, hashlib, json, os, shutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIX = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "fixtures"))
+FIX = os.path.normpath(os.path.join(HERE, "..", "tests", "fixtures"))
+if not os.path.isdir(FIX):
+    raise SystemExit(f"seeds.py: {FIX} is missing (restore it: git checkout -- tests/fixtures)")
 OUT = os.path.join(HERE, "seeds")
 seeds = {}
 

@@ -24,3 +24,8 @@ pub mod runtime;
 pub mod sanitize;
 pub mod secret;
 pub mod ui;
+
+/// The recorded fixtures in `tests/fixtures/`, for unit tests.
+#[cfg(test)]
+#[path = "../tests/support/fixtures.rs"]
+pub(crate) mod test_fixtures;

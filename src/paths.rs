@@ -84,6 +84,45 @@ impl Paths {
         }
     }
 
+    /// True when the state dir was chosen explicitly (`--state-dir`,
+    /// `$OPENCLAW_STATE_DIR`, `$CLAWDBOT_STATE_DIR`) rather than by default.
+    pub fn explicit(&self) -> bool {
+        EXPLICIT_SOURCES.contains(&self.state_source)
+    }
+
+    /// Why this state dir cannot be used, if it cannot: an explicitly chosen
+    /// one that does not exist (a mistyped path, which no command creates:
+    /// an approval written there would never reach OpenClaw) or that is not a
+    /// directory. The default `~/.openclaw` may be missing: reads then find
+    /// nothing and the first write creates it.
+    pub fn unusable_state_dir(&self) -> Option<String> {
+        let dir = self.state_dir.display();
+        let source = self.state_source;
+        match std::fs::metadata(&self.state_dir) {
+            Ok(m) if m.is_dir() => None,
+            Ok(_) => Some(format!(
+                "state dir {dir} (from {source}) is not a directory"
+            )),
+            Err(_) if !self.explicit() => None,
+            Err(_) => {
+                let default = Paths::resolve_with(None, &|k| {
+                    if STATE_DIR_VARS.contains(&k) {
+                        None
+                    } else {
+                        std::env::var(k).ok()
+                    }
+                });
+                Some(format!(
+                    "state dir {dir} (from {source}) does not exist; OpenClaw keeps its state in \
+                     ~/.openclaw (here {}) unless $OPENCLAW_STATE_DIR names another directory; \
+                     pass --state-dir or set OPENCLAW_STATE_DIR to an existing directory \
+                     (create it first to start a new one)",
+                    default.state_dir.display()
+                ))
+            }
+        }
+    }
+
     pub fn pending_devices(&self) -> PathBuf {
         self.devices_dir.join("pending.json")
     }
@@ -92,6 +131,11 @@ impl Paths {
         self.devices_dir.join("paired.json")
     }
 }
+
+/// The environment variables that choose the state dir explicitly.
+const STATE_DIR_VARS: [&str; 2] = ["OPENCLAW_STATE_DIR", "CLAWDBOT_STATE_DIR"];
+/// The `state_source` of an explicitly chosen state dir.
+const EXPLICIT_SOURCES: [&str; 3] = ["--state-dir", "OPENCLAW_STATE_DIR", "CLAWDBOT_STATE_DIR"];
 
 fn os_home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     let nonblank = |k: &str| {
@@ -197,6 +241,34 @@ mod tests {
             Paths::resolve_with(Some(Path::new("/x")), &e).devices_dir,
             PathBuf::from("/x/devices")
         );
+
+        let missing = home.path().join("typo");
+        let p = Paths::resolve_with(Some(&missing), &e);
+        assert!(p.explicit());
+        let msg = p.unusable_state_dir().unwrap();
+        assert!(
+            msg.contains("typo (from --state-dir) does not exist"),
+            "{msg}"
+        );
+        assert!(msg.contains("~/.openclaw"), "{msg}");
+        let p = Paths::resolve_with(
+            None,
+            &env_of(&[("OPENCLAW_STATE_DIR", missing.to_str().unwrap())]),
+        );
+        assert!(p.explicit() && p.unusable_state_dir().is_some());
+        let p = Paths::resolve_with(None, &env_of(&[("HOME", missing.to_str().unwrap())]));
+        assert!(!p.explicit());
+        assert_eq!(
+            p.unusable_state_dir(),
+            None,
+            "a missing default is just empty"
+        );
+        std::fs::write(&missing, "").unwrap();
+        let p = Paths::resolve_with(Some(&missing), &e);
+        assert!(p
+            .unusable_state_dir()
+            .unwrap()
+            .contains("is not a directory"));
 
         let e = env_of(&[("HOME", h), ("OPENCLAW_HOME", "~/oh")]);
         assert_eq!(

@@ -35,11 +35,9 @@ fn request(state: &Path, id: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs tmux (apt-get install tmux): cargo test -- --include-ignored, as .ci/run does"]
 fn approve_and_reject_in_tmux() {
-    if !Tmux::installed() {
-        eprintln!("tmux not installed; skipping");
-        return;
-    }
+    Tmux::require();
     let state = tempfile::tempdir().unwrap();
     let sp = state.path().to_str().unwrap().to_string();
     let t = Tmux::start(
@@ -143,11 +141,9 @@ fn approve_and_reject_in_tmux() {
 }
 
 #[test]
+#[ignore = "needs tmux (apt-get install tmux): cargo test -- --include-ignored, as .ci/run does"]
 fn a_panicking_background_task_leaves_a_working_screen() {
-    if !Tmux::installed() {
-        eprintln!("tmux not installed; skipping");
-        return;
-    }
+    Tmux::require();
     let state = tempfile::tempdir().unwrap();
     let sp = state.path().to_str().unwrap().to_string();
     let t = Tmux::start("e2e-panic", 100, 30, &format!(

@@ -1,6 +1,6 @@
 //! `clawpair devices …` run as a real process on fixture state with a frozen
 //! clock; outputs compared with what the real `openclaw devices` printed
-//! (`shared/fixtures/devices/cli/`).
+//! (`tests/fixtures/devices/cli/`).
 
 use std::fs;
 use std::path::Path;
@@ -8,14 +8,15 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/devices");
+#[path = "support/fixtures.rs"]
+mod fixtures;
 const BIN: &str = env!("CARGO_BIN_EXE_clawpair");
 
 const NODE: &str = "9aee8cff109f16dccb9cfa1d36e3419895adf087582a248c6f324d156891a169";
 const REQ: &str = "f7913748-d8ff-4686-ada6-0a02bb87f57e";
 
 fn fixture(name: &str) -> String {
-    fs::read_to_string(format!("{FIX}/{name}")).unwrap()
+    fixtures::read(&format!("devices/{name}"))
 }
 
 fn json(text: &str) -> Value {

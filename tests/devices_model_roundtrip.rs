@@ -4,13 +4,11 @@
 use clawpair::devices::{PairedDevice, PendingRequest};
 use clawpair::jsonfmt;
 
-const STATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/devices/gateway-state"
-);
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(name: &str) {
-    let text = std::fs::read_to_string(format!("{STATE}/{name}")).unwrap();
+    let text = fixtures::read(&format!("devices/gateway-state/{name}"));
     let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
     let mut typed: Vec<(String, T)> = Vec::new();
     for (k, v) in parsed {

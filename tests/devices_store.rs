@@ -1,5 +1,5 @@
 //! The devices store against the real OpenClaw files in
-//! `shared/fixtures/devices/gateway-state` (README "A conforming
+//! `tests/fixtures/devices/gateway-state` (README "A conforming
 //! implementation must …"): each test copies fixture files into a temporary
 //! `devices/` directory, runs the store with a frozen clock and compares bytes.
 
@@ -15,7 +15,8 @@ use clawpair::error::StoreError;
 use clawpair::jsonfmt;
 use serde_json::Value;
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/devices");
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 const NODE: &str = "9aee8cff109f16dccb9cfa1d36e3419895adf087582a248c6f324d156891a169";
 const CLI_DEV: &str = "05a4972ab14700f552295c928e154f9ff853e7f8788441ceb598d5c438f50c2c";
@@ -23,7 +24,7 @@ const REQ: &str = "f7913748-d8ff-4686-ada6-0a02bb87f57e";
 const REPAIR_REQ: &str = "286c084c-508f-469c-87c0-24b6552daa95";
 
 fn fixture(name: &str) -> String {
-    fs::read_to_string(format!("{FIX}/{name}")).unwrap()
+    fixtures::read(&format!("devices/{name}"))
 }
 
 fn json(text: &str) -> Value {

@@ -42,6 +42,7 @@ fn request(state: &Path, channel: &str, sender: &str) -> (String, bool) {
 fn setup() -> (tempfile::TempDir, PathBuf, String) {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
+    fs::create_dir(&state).unwrap(); // an explicit --state-dir must exist
     let (code, created) = request(&state, "telegram", "111");
     assert!(created);
     (tmp, state, code)
@@ -181,6 +182,7 @@ fn concurrent_processes_lose_nothing() {
     const CHANNELS: [&str; 3] = ["telegram", "signal", "discord"];
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
+    fs::create_dir(&state).unwrap(); // an explicit --state-dir must exist
     let handles: Vec<_> = (0..WORKERS)
         .map(|w| {
             let state = state.clone();

@@ -11,7 +11,8 @@ use clawpair::dm::allowlist::AllowDoc;
 use clawpair::dm::pairing::PairingDoc;
 use clawpair::dm::DmStore;
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/dm");
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);
@@ -29,7 +30,7 @@ impl Rng {
 
 fn seeds() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let mut stack = vec![std::path::PathBuf::from(FIX)];
+    let mut stack = vec![fixtures::path("dm")];
     while let Some(dir) = stack.pop() {
         for e in fs::read_dir(dir).unwrap().flatten() {
             let p = e.path();

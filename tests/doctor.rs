@@ -26,6 +26,8 @@ fn doctor(state: &std::path::Path, repair: bool) -> (i32, String) {
 fn healthy_state_passes() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("s");
+    fs::create_dir(&state).unwrap();
+    fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
     let ok = Command::new(env!("CARGO_BIN_EXE_clawpair"))
         .arg("--state-dir")
         .arg(&state)

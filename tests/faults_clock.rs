@@ -73,11 +73,20 @@ fn file_codes(state: &Path) -> Vec<String> {
 fn an_expired_dm_code_does_not_come_back_when_the_clock_goes_back() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
+    fs::create_dir(&state).unwrap(); // an explicit --state-dir must exist
     let a = request(&state, T0, "111");
     let b = request(&state, T0 + 30 * MIN, "222");
 
-    // Forward past A's hour: list drops it and rewrites the file.
+    // Forward past A's hour: list no longer shows it (and, a read, leaves the
+    // file alone); the next write drops it from the file, even a failed one.
     assert_eq!(listed_codes(&state, T0 + 61 * MIN), [b.as_str()]);
+    assert_eq!(file_codes(&state), [a.as_str(), b.as_str()]);
+    let r = at(
+        &state,
+        T0 + 61 * MIN,
+        &["pairing", "reject", "telegram", "ZZZZZZZZ"],
+    );
+    r.assert_clean_failure("No pending pairing request found", "reject after expiry");
     assert_eq!(file_codes(&state), [b.as_str()]);
 
     // Back to T0 (before B was even created): A stays gone, B is shown.
@@ -148,6 +157,7 @@ fn pending_ids(state: &Path, now: i64) -> Vec<String> {
 fn an_expired_device_request_does_not_come_back_once_a_write_dropped_it() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
+    fs::create_dir(&state).unwrap(); // an explicit --state-dir must exist
     let store = DeviceStore::new(state.join("devices"));
     let r1 = device_request(&store, "dev-1", T0);
     let r2 = device_request(&store, "dev-2", T0 + 4 * MIN);

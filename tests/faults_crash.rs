@@ -408,6 +408,10 @@ fn kill_9_at_random_moments_loses_no_reported_success() {
     let mut rng = StdRng::seed_from_u64(seed);
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
+    // Private like the state dir clawpair would create (an explicit one must exist).
+    std::os::unix::fs::DirBuilderExt::mode(&mut fs::DirBuilder::new(), 0o700)
+        .create(&state)
+        .unwrap();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let store = DeviceStore::new(state.join("devices"));
     let started = Instant::now();

@@ -36,6 +36,10 @@ impl Fixture {
     fn with_paired(n_paired: usize) -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let state = tmp.path().join("state");
+        // Private like the state dir clawpair would create (an explicit one must exist).
+        std::os::unix::fs::DirBuilderExt::mode(&mut fs::DirBuilder::new(), 0o700)
+            .create(&state)
+            .unwrap();
         let r = run(cmd(&state, &["pairing", "request", "telegram", "111"]));
         assert!(r.ok(), "{}", r.stderr);
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -939,6 +943,7 @@ fn the_headless_console_breaks_dead_locks_and_waits_for_live_ones() {
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let node = f.tmp.path().join("node");
+        fs::create_dir(&node).unwrap(); // an explicit --state-dir must exist
         let _join = Killed(
             cmd(
                 &node,

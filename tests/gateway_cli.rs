@@ -76,6 +76,13 @@ impl Drop for Proc {
     }
 }
 
+/// A new, empty state dir `<dir>/<name>` (an explicit --state-dir must exist).
+fn new_state(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir(&p).unwrap();
+    p
+}
+
 fn run(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)
@@ -126,7 +133,7 @@ fn request_id(line: &str) -> String {
 #[test]
 fn join_pending_approve_via_cli_then_reject_and_reuse() {
     let dir = tempfile::tempdir().unwrap();
-    let gw_state = dir.path().join("gw");
+    let gw_state = new_state(dir.path(), "gw");
     let gw_state = gw_state.to_str().unwrap();
     let port = free_port();
     let port_s = port.to_string();
@@ -147,7 +154,7 @@ fn join_pending_approve_via_cli_then_reject_and_reuse() {
 
     // 1. join -> pending -> `clawpair devices approve` (another process) -> hello-ok with token.
     let code = setup_code(gw_state, port, "10m");
-    let node1 = dir.path().join("node1");
+    let node1 = new_state(dir.path(), "node1");
     let mut join = Proc::spawn(&[
         "--state-dir",
         node1.to_str().unwrap(),
@@ -183,14 +190,14 @@ fn join_pending_approve_via_cli_then_reject_and_reuse() {
     gw.expect(&format!("connected: {device_id}"), 5);
 
     // 2. The setup code is void now: a second machine cannot use it.
-    let node2 = dir.path().join("node2");
+    let node2 = new_state(dir.path(), "node2");
     let (ok, _, err) = run(&["--state-dir", node2.to_str().unwrap(), "join", &code]);
     assert!(!ok);
     assert!(err.contains("setup code"), "{err}");
 
     // 3. Reject: join reports it and exits non-zero.
     let code2 = setup_code(gw_state, port, "10m");
-    let node3 = dir.path().join("node3");
+    let node3 = new_state(dir.path(), "node3");
     let mut join3 = Proc::spawn(&["--state-dir", node3.to_str().unwrap(), "join", &code2]);
     let rid3 = request_id(&join3.expect("waiting for approval (request ", 20));
     let (ok, out, err) = run(&["--state-dir", gw_state, "devices", "reject", &rid3]);
@@ -200,7 +207,7 @@ fn join_pending_approve_via_cli_then_reject_and_reuse() {
     // 4. Expired code refused.
     let code3 = setup_code(gw_state, port, "1ms");
     std::thread::sleep(Duration::from_millis(50));
-    let node4 = dir.path().join("node4");
+    let node4 = new_state(dir.path(), "node4");
     let (ok, _, err) = run(&["--state-dir", node4.to_str().unwrap(), "join", &code3]);
     assert!(!ok);
     assert!(err.contains("expired"), "{err}");
@@ -255,7 +262,7 @@ fn setup_code_output_and_loopback_warning() {
 #[test]
 fn key_change_means_a_new_request_and_revoke_refuses_the_old_token() {
     let dir = tempfile::tempdir().unwrap();
-    let gw_state = dir.path().join("gw");
+    let gw_state = new_state(dir.path(), "gw");
     let gw_state = gw_state.to_str().unwrap();
     let port = free_port();
     let port_s = port.to_string();
@@ -268,7 +275,7 @@ fn key_change_means_a_new_request_and_revoke_refuses_the_old_token() {
         "--no-auto-approve-local",
     ]);
     gw.expect("listening on ws://", 20);
-    let node = dir.path().join("node");
+    let node = new_state(dir.path(), "node");
     let node_s = node.to_str().unwrap();
     let pair = |code: &str| {
         let mut join = Proc::spawn(&["--state-dir", node_s, "join", code, "--name", "n"]);

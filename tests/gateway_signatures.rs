@@ -6,11 +6,11 @@ use clawpair::gateway::crypto::{self, SigVersion, SignedFields};
 use clawpair::gateway::frames::{parse_connect_params, parse_request};
 use serde_json::Value;
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/devices");
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 fn transcript() -> Vec<Value> {
-    std::fs::read_to_string(format!("{FIX}/handshake-transcript.jsonl"))
-        .unwrap()
+    fixtures::read("devices/handshake-transcript.jsonl")
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
@@ -35,10 +35,7 @@ fn fields_of(p: &clawpair::gateway::frames::ConnectParams) -> (String, String) {
 
 #[test]
 fn every_v3_vector_rebuilds_and_verifies() {
-    let v: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{FIX}/signature-vectors.json")).unwrap(),
-    )
-    .unwrap();
+    let v: Value = serde_json::from_str(&fixtures::read("devices/signature-vectors.json")).unwrap();
     let frames = transcript();
     let vectors = v["vectors"].as_array().unwrap();
     assert!(vectors.len() >= 10);
@@ -96,10 +93,8 @@ fn every_v3_vector_rebuilds_and_verifies() {
 
 #[test]
 fn legacy_v2_vector_is_accepted() {
-    let v: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{FIX}/signature-vector-v2.json")).unwrap(),
-    )
-    .unwrap();
+    let v: Value =
+        serde_json::from_str(&fixtures::read("devices/signature-vector-v2.json")).unwrap();
     for vec in v.as_array().unwrap() {
         let req = parse_request(&vec["connectFrame"].to_string()).unwrap();
         let params = parse_connect_params(req.params.as_ref()).unwrap();

@@ -18,15 +18,15 @@ use support::*;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/devices");
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 struct Transcript(Vec<Value>);
 
 impl Transcript {
     fn load() -> Self {
         Transcript(
-            std::fs::read_to_string(format!("{FIX}/handshake-transcript.jsonl"))
-                .unwrap()
+            fixtures::read("devices/handshake-transcript.jsonl")
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())
                 .collect(),

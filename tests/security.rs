@@ -112,15 +112,16 @@ async fn setup_token_guesses_are_rate_limited_per_address() {
     c.max_failed_handshakes_per_minute = 5;
     let gw = gateway(c).await;
     let st = setup::create(&gw.paths, 60_000, now()).unwrap();
+    // Guesses from a remote-looking address (the owner's 127.0.0.1 is exempt).
     for _ in 0..5 {
         let guess = clawpair::gateway::crypto::new_token();
         let d = DeviceIdentity::generate(now());
-        let (_, a) = connect(&gw.url, &node_opts(Some(&guess)), Some(&d)).await;
+        let (_, a) = connect_from(REMOTE, &gw.url, &node_opts(Some(&guess)), Some(&d)).await;
         assert_eq!(refused(&a).0["details"]["code"], "AUTH_TOKEN_MISMATCH");
     }
     // Locked out: even the right token is refused, and it is not bound.
     let d = DeviceIdentity::generate(now());
-    let (_, a) = connect(&gw.url, &node_opts(Some(&st.token)), Some(&d)).await;
+    let (_, a) = connect_from(REMOTE, &gw.url, &node_opts(Some(&st.token)), Some(&d)).await;
     let (e, close) = refused(&a);
     assert_eq!(e["details"]["code"], "AUTH_RATE_LIMITED");
     assert_eq!(e["retryable"], true);
@@ -132,13 +133,9 @@ async fn setup_token_guesses_are_rate_limited_per_address() {
         "a locked-out attempt binds nothing"
     );
     assert!(pending_devices(&gw.paths).is_empty());
-    // Per address: another address (IPv6 loopback, when there is one) is not affected.
-    if std::net::TcpListener::bind("[::1]:0").is_ok() {
-        let port = gw.handle.local_addr().unwrap().port();
-        let url6 = format!("ws://[::1]:{port}");
-        let (_, a) = connect(&url6, &node_opts(Some(&st.token)), Some(&d)).await;
-        assert_eq!(refused(&a).0["message"], "pairing required");
-    }
+    // Per address: another address is not affected.
+    let (_, a) = connect(&gw.url, &node_opts(Some(&st.token)), Some(&d)).await;
+    assert_eq!(refused(&a).0["message"], "pairing required");
 }
 
 // ----------------------------------------------------------- device tokens
@@ -431,7 +428,7 @@ fn no_secret_in_any_log_line() {
     }
     let mut out = Output::default();
     let gateway_token = out
-        .run(state, &["gateway", "token"], true)
+        .run(state, &["gateway", "token", "--generate"], true)
         .trim()
         .to_string();
     assert_eq!(gateway_token.len(), 43);
@@ -695,13 +692,17 @@ fn dm_code(stdout: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_leaves_files_0600_and_new_directories_0700() {
     let root = tempfile::tempdir().unwrap();
-    // A state dir the writes create themselves (the temp dir itself is 0700).
+    // The state dirs are the test's (an explicit one must exist), 0700 like
+    // OpenClaw's; everything clawpair creates inside them is checked.
     let state = root.path().join("state");
+    let node = root.path().join("node");
+    for d in [&state, &node] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
     let s = state.as_path();
     let paths = Paths::resolve(Some(s));
     let cred = paths.credentials_dir.clone();
-    // (The temp dir itself is the test's; everything clawpair creates is checked.)
-    let node = root.path().join("node");
     let step = |name: &str| {
         assert_all_private(&state, name);
         if node.exists() {
@@ -795,7 +796,7 @@ async fn every_write_leaves_files_0600_and_new_directories_0700() {
     loosen(&s.join(setup::SETUP_FILE));
     let code_out = run_ok(s, &["setup-code", "--port", &port, "--json"]);
     step("setup-code over a 0644 file");
-    run_ok(s, &["gateway", "token"]);
+    run_ok(s, &["gateway", "token", "--generate"]);
     step("gateway token (generated file)");
 
     // A file set aside by a repair: by doctor, and by a write command's --repair.
@@ -907,17 +908,17 @@ fn existing_directories_keep_their_mode_until_doctor_repairs_them() {
 /// searched for it by hash: no 43-character window of the log hashes to a
 /// stored setup token.
 #[test]
+#[ignore = "needs tmux (apt-get install tmux): cargo test -- --include-ignored, as .ci/run does"]
 fn no_secret_in_the_console_log_file() {
-    if !Tmux::installed() {
-        eprintln!("tmux not installed; skipping");
-        return;
-    }
+    Tmux::require();
     let state_dir = tempfile::tempdir().unwrap();
     let node_dir = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
     let state = state_dir.path();
     let log = logs.path().join("console.log");
-    let gateway_token = run_ok(state, &["gateway", "token"]).trim().to_string();
+    let gateway_token = run_ok(state, &["gateway", "token", "--generate"])
+        .trim()
+        .to_string();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

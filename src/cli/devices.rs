@@ -129,7 +129,7 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
         } => {
             maybe_repair(&store, repair, now)?;
             let token = new_token();
-            let approved = store.mutate(now, |st| {
+            let approved = store.decide(now, |st| {
                 let id = match &request_id {
                     Some(id) => id.clone(),
                     None => match st.latest_pending() {
@@ -141,7 +141,7 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
                         }
                     },
                 };
-                st.approve(&id, token, now)
+                st.approve(&id, token.clone(), now)
             })?;
             if json {
                 emit(&jsonfmt::to_pretty_nl(&payload::approve_payload(&approved)))

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{CliResult, Ctx, Failure, GatewayArgs};
 use crate::clock;
-use crate::gateway::token::{resolve_token_with_source, TokenSource};
+use crate::gateway::token::{find_token_with_source, resolve_token_with_source, TokenSource};
 use crate::gateway::{setup, GatewayConfig, GatewayEvent};
 use crate::node::client::{self, ConnectAnswer, ConnectOptions};
 use crate::node::identity;
@@ -25,8 +25,14 @@ pub struct GatewayCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum GatewayAction {
-    /// Print the shared gateway token (generating it on first use).
-    Token,
+    /// Print the shared gateway token the gateway uses (a read: see --generate).
+    Token {
+        /// When no token is configured or generated yet, generate one into
+        /// <state>/clawpair-gateway-token (as `clawpair gateway` does on its
+        /// first start); an existing token is kept and printed.
+        #[arg(long)]
+        generate: bool,
+    },
 }
 
 /// `clawpair setup-code …`.
@@ -84,10 +90,8 @@ pub fn config_from_args(
 }
 
 pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
-    if let Some(GatewayAction::Token) = cmd.action {
-        let (cfg, _) = config_from_args(&cmd.args, ctx)?;
-        println!("{}", cfg.token);
-        return Ok(());
+    if let Some(GatewayAction::Token { generate }) = cmd.action {
+        return print_token(&cmd.args, ctx, generate);
     }
     let (cfg, source) = config_from_args(&cmd.args, ctx)?;
     let src = match &source {
@@ -128,6 +132,36 @@ pub fn run_gateway(ctx: &Ctx, cmd: GatewayCmd) -> CliResult {
         eprintln!("clawpair gateway stopped");
         Ok(())
     })
+}
+
+/// `clawpair gateway token [--generate]`: the token a gateway started with
+/// the same flags would use. Without `--generate` it only reads: when there is
+/// none yet it says how one is made instead of creating a file.
+fn print_token(args: &GatewayArgs, ctx: &Ctx, generate: bool) -> CliResult {
+    let env = |k: &str| std::env::var(k).ok();
+    let flag = args.gateway_token.as_deref();
+    let token = if generate {
+        resolve_token_with_source(flag, &ctx.paths, &env)?.0
+    } else {
+        match find_token_with_source(flag, &ctx.paths, &env)? {
+            Some((t, _)) => t,
+            None => {
+                return Err(Failure::error(format!(
+                    "no gateway token yet: none in --gateway-token, ${} or gateway.auth.token in \
+                     {}, and {} does not exist; `clawpair gateway token --generate` creates one \
+                     (so does the first start of `clawpair gateway` or the console)",
+                    crate::gateway::token::TOKEN_ENV,
+                    ctx.paths.config_file.display(),
+                    ctx.paths
+                        .state_dir
+                        .join(crate::gateway::token::GENERATED_TOKEN_FILE)
+                        .display()
+                )))
+            }
+        }
+    };
+    println!("{token}");
+    Ok(())
 }
 
 fn log_event(e: &GatewayEvent) {

@@ -21,7 +21,7 @@ pub mod table;
 #[derive(Debug, Parser)]
 #[command(name = "clawpair", version, about, long_about = None)]
 pub struct Cli {
-    /// State directory (default: $OPENCLAW_STATE_DIR, else ~/.openclaw).
+    /// State directory; must exist (default: $OPENCLAW_STATE_DIR, else ~/.openclaw).
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
@@ -157,24 +157,16 @@ pub fn main() -> ExitCode {
     let ctx = Ctx {
         paths: Paths::resolve(cli.state_dir.as_deref()),
     };
-    let result = match cli.command {
-        Some(Command::Paths) => print_paths(&ctx),
-        Some(Command::Pairing(a)) => match remote::resolve(&a.remote.into()) {
-            Ok(Some(r)) => remote::pairing(r, a.cmd),
-            Ok(None) => dm::run(&ctx, a.cmd),
-            Err(f) => Err(f),
-        },
-        Some(Command::Devices(a)) => match remote::resolve(&a.remote.into()) {
-            Ok(Some(r)) => remote::devices(r, a.cmd),
-            Ok(None) => devices::run(&ctx, a.cmd),
-            Err(f) => Err(f),
-        },
-        Some(Command::Nodes(a)) => remote::nodes(a),
-        Some(Command::Doctor { repair }) => doctor::run(&ctx, repair),
-        Some(Command::Gateway(cmd)) => gateway::run_gateway(&ctx, cmd),
-        Some(Command::SetupCode(a)) => gateway::run_setup_code(&ctx, a),
-        Some(Command::Join(a)) => gateway::run_join(&ctx, a),
-        None => console::run(&ctx, &cli.console),
+    // An explicit state dir that does not exist is a mistake to report, for
+    // reads and writes alike: nothing creates it. `paths` still shows where
+    // everything would be.
+    let unusable = ctx.paths.unusable_state_dir();
+    let result = match (cli.command, unusable) {
+        (Some(Command::Paths), unusable) => {
+            print_paths(&ctx).and(unusable.map_or(Ok(()), |m| Err(Failure::error(m))))
+        }
+        (_, Some(m)) => Err(Failure::error(m)),
+        (command, None) => run(&ctx, command, &cli.console),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -182,6 +174,26 @@ pub fn main() -> ExitCode {
             eprintln!("clawpair: {}", f.message.replace('\n', " "));
             ExitCode::from(f.code)
         }
+    }
+}
+
+fn run(ctx: &Ctx, command: Option<Command>, console: &ConsoleArgs) -> CliResult {
+    match command {
+        Some(Command::Paths) => print_paths(ctx),
+        Some(Command::Pairing(a)) => match remote::resolve(&a.remote.into())? {
+            Some(r) => remote::pairing(r, a.cmd),
+            None => dm::run(ctx, a.cmd),
+        },
+        Some(Command::Devices(a)) => match remote::resolve(&a.remote.into())? {
+            Some(r) => remote::devices(r, a.cmd),
+            None => devices::run(ctx, a.cmd),
+        },
+        Some(Command::Nodes(a)) => remote::nodes(a),
+        Some(Command::Doctor { repair }) => doctor::run(ctx, repair),
+        Some(Command::Gateway(cmd)) => gateway::run_gateway(ctx, cmd),
+        Some(Command::SetupCode(a)) => gateway::run_setup_code(ctx, a),
+        Some(Command::Join(a)) => gateway::run_join(ctx, a),
+        None => console::run(ctx, console),
     }
 }
 
@@ -216,19 +228,41 @@ pub fn carries_frames(target: &str) -> bool {
 
 fn print_paths(ctx: &Ctx) -> CliResult {
     let p = &ctx.paths;
+    // A path that is not there yet says so (nothing is created to find out).
+    let missing = |path: &std::path::Path| {
+        if std::fs::symlink_metadata(path).is_err() {
+            "  (does not exist)"
+        } else {
+            ""
+        }
+    };
     println!(
-        "state dir:       {}  ({})",
+        "state dir:       {}  ({}){}",
         p.state_dir.display(),
-        p.state_source
+        p.state_source,
+        missing(&p.state_dir)
     );
     println!(
-        "credentials dir: {}  ({})",
+        "credentials dir: {}  ({}){}",
         p.credentials_dir.display(),
-        p.credentials_source
+        p.credentials_source,
+        missing(&p.credentials_dir)
     );
-    println!("devices dir:     {}", p.devices_dir.display());
-    println!("identity dir:    {}", p.identity_dir.display());
-    println!("config file:     {}", p.config_file.display());
+    println!(
+        "devices dir:     {}{}",
+        p.devices_dir.display(),
+        missing(&p.devices_dir)
+    );
+    println!(
+        "identity dir:    {}{}",
+        p.identity_dir.display(),
+        missing(&p.identity_dir)
+    );
+    println!(
+        "config file:     {}{}",
+        p.config_file.display(),
+        missing(&p.config_file)
+    );
     Ok(())
 }
 

@@ -116,20 +116,38 @@ impl DeviceStore {
         Ok(out)
     }
 
+    /// A decision on what is already there (approve, reject, remove, rotate,
+    /// revoke): with neither file on disk there is nothing to decide on, so
+    /// `f` runs on the empty state without a lock and fails with the
+    /// transition's own `unknown …` error, leaving no `devices/` directory or
+    /// lock behind. Otherwise (or should `f` ever succeed on nothing) it is
+    /// [`DeviceStore::mutate`].
+    pub fn decide<T>(&self, now_ms: i64, f: impl Fn(&mut DeviceState) -> Result<T>) -> Result<T> {
+        fsutil::check_state_dir(&self.devices_dir)?;
+        let absent = |p: PathBuf| {
+            p.symlink_metadata()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        };
+        if absent(self.pending_path()) && absent(self.paired_path()) {
+            f(&mut DeviceState::default())?;
+        }
+        self.mutate(now_ms, f)
+    }
+
     /// Approves a pending request (spec §8); `unknown requestId` otherwise.
     pub fn approve(&self, request_id: &str, now_ms: i64) -> Result<Approved> {
         let token = new_token();
-        self.mutate(now_ms, |st| st.approve(request_id, token, now_ms))
+        self.decide(now_ms, |st| st.approve(request_id, token.clone(), now_ms))
     }
 
     /// Removes a pending request; `unknown requestId` otherwise.
     pub fn reject(&self, request_id: &str, now_ms: i64) -> Result<PendingRequest> {
-        self.mutate(now_ms, |st| st.reject(request_id))
+        self.decide(now_ms, |st| st.reject(request_id))
     }
 
     /// Deletes a paired device; `unknown deviceId` otherwise.
     pub fn remove(&self, device_id: &str, now_ms: i64) -> Result<PairedDevice> {
-        self.mutate(now_ms, |st| st.remove(device_id))
+        self.decide(now_ms, |st| st.remove(device_id))
     }
 
     /// New token for (device, role); `unknown deviceId/role` otherwise. The
@@ -142,14 +160,14 @@ impl DeviceStore {
         now_ms: i64,
     ) -> Result<TokenRecord> {
         let token = new_token();
-        self.mutate(now_ms, |st| {
-            st.rotate(device_id, role, scopes, token, now_ms)
+        self.decide(now_ms, |st| {
+            st.rotate(device_id, role, scopes.clone(), token.clone(), now_ms)
         })
     }
 
     /// Marks the role's token revoked; `unknown deviceId/role` otherwise.
     pub fn revoke(&self, device_id: &str, role: &str, now_ms: i64) -> Result<TokenRecord> {
-        self.mutate(now_ms, |st| st.revoke(device_id, role, now_ms))
+        self.decide(now_ms, |st| st.revoke(device_id, role, now_ms))
     }
 
     /// Creates the device's pending request or merges into its existing one

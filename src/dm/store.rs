@@ -1,6 +1,7 @@
 //! The DM pairing store over `credentials/`: every operation re-reads the
 //! files, takes OpenClaw's `<file>.lock` for anything that writes, and writes
-//! atomically. Files that cannot be parsed are reported and never written
+//! atomically. Reads (`list`, the allow-lists, the console's view) never
+//! create, lock or rewrite anything: a missing directory or file is empty. Files that cannot be parsed are reported and never written
 //! over, unless the store was opened with `repair`, which first moves them
 //! aside to `<name>.corrupt-<UTC time>`.
 
@@ -148,19 +149,20 @@ impl DmStore {
         Ok(doc.visible(None))
     }
 
-    /// OpenClaw's list: prunes under the lock and rewrites the file when
-    /// anything expired; then filters by account and sorts by `createdAt`.
+    /// OpenClaw's list, as a pure read: expired and over-cap requests are
+    /// dropped in memory only, then the rest is filtered by account and sorted
+    /// by `createdAt`. OpenClaw's list also creates a missing file (and its
+    /// lock) and rewrites a pruned one; clawpair leaves that to the next
+    /// write, which prunes the same way, so a look never changes the state
+    /// (nor plants a legacy file for a newer OpenClaw to migrate).
     pub fn list(
         &self,
         channel: &str,
         account: Option<&str>,
         now_ms: i64,
     ) -> Result<Vec<PairingRequest>> {
-        let path = self.pairing_path(channel)?;
-        let (_guard, mut doc) = self.open::<PairingDoc>(&path)?;
-        if doc.prune(now_ms) {
-            save(&path, &doc)?;
-        }
+        let mut doc: PairingDoc = read(&self.pairing_path(channel)?)?;
+        doc.prune(now_ms);
         Ok(doc.visible(account))
     }
 
@@ -185,24 +187,33 @@ impl DmStore {
     /// Finds the first live request matching `code` (and `account`) and
     /// removes it from the document, which is returned unwritten with the lock
     /// still held; `dirty` says whether the file must be rewritten (a request
-    /// was taken or expired ones were dropped).
+    /// was taken or expired ones were dropped). `None` when there is no
+    /// pairing file at all.
     fn take_request(
         &self,
         path: &Path,
         code: &str,
         account: Option<&str>,
         now_ms: i64,
-    ) -> Result<Taken> {
+    ) -> Result<Option<Taken>> {
+        // No file, no request: nothing to lock or create (an approval of a
+        // code that cannot exist must not plant an empty pairing file).
+        if path
+            .symlink_metadata()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            return Ok(None);
+        }
         let (guard, mut doc) = self.open::<PairingDoc>(path)?;
         let expired = doc.drop_expired(now_ms);
         let taken = doc.find_code(code, account).map(|i| doc.requests.remove(i));
         let dirty = taken.is_some() || expired;
-        Ok(Taken {
+        Ok(Some(Taken {
             _guard: guard,
             doc,
             taken,
             dirty,
-        })
+        }))
     }
 
     /// Approves the request with `code`: removes it and (still holding the
@@ -222,7 +233,9 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Option<Approved>> {
         let path = self.pairing_path(channel)?;
-        let t = self.take_request(&path, code, account, now_ms)?;
+        let Some(t) = self.take_request(&path, code, account, now_ms)? else {
+            return Ok(None);
+        };
         let Some(raw) = t.taken.clone() else {
             if t.dirty {
                 fsutil::write_atomic(&path, t.doc.to_json().as_bytes())?;
@@ -265,7 +278,9 @@ impl DmStore {
         now_ms: i64,
     ) -> Result<Option<PairingRequest>> {
         let path = self.pairing_path(channel)?;
-        let t = self.take_request(&path, code, account, now_ms)?;
+        let Some(t) = self.take_request(&path, code, account, now_ms)? else {
+            return Ok(None);
+        };
         if t.dirty {
             fsutil::write_atomic(&path, t.doc.to_json().as_bytes())?;
         }

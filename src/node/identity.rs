@@ -192,14 +192,11 @@ pub fn clear_device_token(paths: &Paths, device_id: &str, role: &str) -> Result<
 mod tests {
     use super::*;
 
-    const FIX: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/devices/client-identity"
-    );
+    use crate::test_fixtures as fixtures;
 
     #[test]
     fn fixture_identity_round_trips() {
-        let text = std::fs::read_to_string(format!("{FIX}/device.json")).unwrap();
+        let text = fixtures::read("devices/client-identity/device.json");
         let v: Value = serde_json::from_str(&text).unwrap();
         let id = DeviceIdentity::from_json(&v).unwrap();
         assert_eq!(
@@ -227,7 +224,7 @@ mod tests {
             std::fs::read_to_string(dir.path().join("identity/device-auth.json")).unwrap();
         assert_eq!(
             written,
-            std::fs::read_to_string(format!("{FIX}/device-auth.json")).unwrap()
+            fixtures::read("devices/client-identity/device-auth.json")
         );
         assert_eq!(
             fsutil::mode_of(&dir.path().join("identity/device-auth.json")),

@@ -15,6 +15,19 @@ impl Tmux {
         Command::new("tmux").arg("-V").output().is_ok()
     }
 
+    /// The tests that use tmux are `#[ignore = "needs tmux …"]`, so a plain
+    /// `cargo test` lists them as ignored rather than passing them unrun; run
+    /// with `--include-ignored` (as `.ci/run` does), they fail here, with the
+    /// remedy, when tmux is missing.
+    pub fn require() {
+        if !Self::installed() {
+            panic!(
+                "tmux not found on PATH: this test drives the real console in tmux; install it \
+                 (apt-get install tmux; .ci/run does before it runs the tests)"
+            );
+        }
+    }
+
     /// Runs `cmd` (a shell command line) in a new `cols`×`rows` session.
     pub fn start(tag: &str, cols: u16, rows: u16, cmd: &str) -> Tmux {
         let t = Tmux {
