@@ -362,6 +362,8 @@ async fn headless_remote_console_streams_status_and_requests() {
         l.contains(r#""event":"remote.status""#) && l.contains("operator.pairing"),
         "{l}"
     );
+    // Let the first listing land: a request already there when it does is not "new".
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let node = DeviceIdentity::generate(now());
     let t0 = Instant::now();
     let rid = pending_node(&gw, &node).await;
