@@ -145,6 +145,35 @@ pub struct PairedDevice {
     pub active_roles: Vec<String>,
     pub last_used_ms: Option<i64>,
     pub approved_at_ms: i64,
+    /// OpenClaw 2026.9: a node capability surface waiting for its own
+    /// approval (spec openclaw-2026.9 §11); always `None` on 2026.2.26 files.
+    pub pending_surface: Option<PendingSurface>,
+}
+
+/// What a paired node asks for in its second approval step: capabilities
+/// and commands, and the operator scopes needed to approve them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSurface {
+    pub request_id: String,
+    pub caps: Vec<String>,
+    pub commands: Vec<String>,
+    pub required_scopes: Vec<String>,
+}
+
+impl PendingSurface {
+    /// `3 caps, 13 commands (admin to approve)` for a narrow cell.
+    pub fn summary(&self) -> String {
+        let who = if self.required_scopes.iter().any(|s| s == "operator.admin") {
+            " (admin)"
+        } else {
+            ""
+        };
+        format!(
+            "{} caps, {} cmds{who}",
+            self.caps.len(),
+            self.commands.len()
+        )
+    }
 }
 
 /// Everything read from `devices/`.
@@ -207,8 +236,18 @@ pub struct SetupCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayStatus {
     Disabled,
-    Starting { addr: String },
-    Listening { addr: String },
-    PortBusy { addr: String, error: String },
+    Starting {
+        addr: String,
+    },
+    Listening {
+        addr: String,
+    },
+    PortBusy {
+        addr: String,
+        error: String,
+    },
     Stopped,
+    /// An OpenClaw 2026.9 state dir: OpenClaw's own gateway owns the devices
+    /// and clawpair's does not start.
+    OpenClawOwns,
 }

@@ -116,7 +116,7 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         let r = &row.item;
         let g = (r.channel.clone(), r.account_label().to_string());
         if group.as_ref() != Some(&g) {
-            let used = s.dm_pending_in_channel(&r.channel);
+            let used = s.dm_pending_in_group(&r.channel, r.account_label());
             let mut spans = vec![
                 Span::styled(format!("{} · {}", clean(&g.0), clean(&g.1)), t.header),
                 Span::styled(format!("  {used}/{DM_MAX_PENDING}"), t.header),
@@ -372,6 +372,13 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                 spans.push(Span::styled(
                     fit(if online { "online" } else { "offline" }, 8),
                     if online { t.online } else { t.dim },
+                ));
+            }
+            if let Some(surface) = &p.pending_surface {
+                // OpenClaw 2026.9: the node's capabilities wait for their own approval.
+                spans.push(Span::styled(
+                    format!("⧗ capabilities: {} ", surface.summary()),
+                    t.warn,
                 ));
             }
             spans.push(Span::styled(short_fingerprint(&p.device_id), t.dim));
