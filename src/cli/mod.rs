@@ -15,6 +15,7 @@ pub mod devices_sqlite;
 pub mod dm;
 pub mod dm_sqlite;
 pub mod doctor;
+pub mod doctor_sqlite;
 pub mod gateway;
 pub mod table;
 

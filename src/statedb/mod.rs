@@ -356,7 +356,16 @@ impl StateDb {
     fn checked(path: &Path, conn: Connection, mode: ReadMode) -> Result<StateDb, DbError> {
         conn.busy_timeout(busy_timeout())
             .map_err(|e| DbError::from_sqlite(path, e))?;
-        let schema = read_schema(path, &conn)?;
+        let schema = read_schema(path, &conn).map_err(|e| {
+            // The open is lazy: a missing -shm SQLite cannot create shows up here.
+            if mode == ReadMode::Live && shm_unavailable(path) {
+                DbError::NoShm {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                e
+            }
+        })?;
         Ok(StateDb {
             path: path.to_path_buf(),
             conn,
