@@ -253,12 +253,23 @@ fn watch_loop(
     let mut kept: Option<StateDb> = None;
     let mut version: Option<i64> = None;
     let mut last = part_digests(&db);
+    // A commit writes its frames to -wal (the file event) before it updates
+    // the WAL index in -shm (no event): after an event, look again every
+    // 10 ms for 100 ms so a commit that was not yet visible is not missed.
+    let mut rechecks = 0u32;
     while !stop.load(Ordering::Relaxed) {
-        let event = match events.recv_timeout(Duration::from_millis(500)) {
+        let wait = if rechecks > 0 {
+            rechecks -= 1;
+            Duration::from_millis(10)
+        } else {
+            Duration::from_millis(500)
+        };
+        let event = match events.recv_timeout(wait) {
             Ok(()) => {
                 // Coalesce a burst (a commit touches -wal several times).
-                std::thread::sleep(Duration::from_millis(3));
+                std::thread::sleep(Duration::from_millis(2));
                 while events.try_recv().is_ok() {}
+                rechecks = 10;
                 true
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
