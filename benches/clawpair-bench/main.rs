@@ -8,12 +8,15 @@
 //!
 //! Parts: `cli` (process time and peak memory), `gateway` (handshakes/s, p99,
 //! RSS at 1,000 connections), `console` (file change → frame, render time at
-//! 10,000 devices, idle CPU). Wall-clock figures depend on the machine and its
+//! 10,000 devices, idle CPU), `sqlite` (the CLI against the real OpenClaw
+//! 2026.9.6 on its SQLite state, commit → frame, idle CPU with the WAL
+//! watcher). Wall-clock figures depend on the machine and its
 //! load, so the table starts with both.
 
 mod cli;
 mod console;
 mod gateway;
+mod sqlite;
 
 /// One line of the final table.
 pub struct Row {
@@ -41,6 +44,7 @@ const PARTS: &[(&str, Part)] = &[
     ("cli", cli::run),
     ("gateway", gateway::run),
     ("console", console::run),
+    ("sqlite", sqlite::run),
 ];
 
 fn read(path: &str) -> String {
@@ -92,7 +96,7 @@ fn main() {
         .map(String::as_str)
         .collect();
     if let Some(bad) = wanted.iter().find(|w| !PARTS.iter().any(|(p, _)| p == *w)) {
-        eprintln!("clawpair-bench: unknown part {bad:?} (parts: cli, gateway, console)");
+        eprintln!("clawpair-bench: unknown part {bad:?} (parts: cli, gateway, console, sqlite)");
         std::process::exit(2);
     }
     let machine = machine();
