@@ -13,6 +13,7 @@
 //!   `clawpair pairing reject` (whole database).
 //! * Afterwards the real `openclaw pairing list` and OpenClaw's allow-list
 //!   reader agree with clawpair, and the state dir holds no file clawpair made.
+//! * The real `openclaw doctor` reports the same on both twins.
 //! * clawpair and OpenClaw's DM writers at once: nothing is lost.
 
 use std::path::{Path, PathBuf};
@@ -355,6 +356,34 @@ fn twin_state_dirs_approved_by_openclaw_and_by_clawpair_are_identical() {
     assert!(files(&b).iter().all(|f| !f.ends_with(".lock")
         && !f.starts_with("credentials")
         && !f.starts_with("devices")));
+
+    // The real `openclaw doctor` finds nothing in B (clawpair's twin) that it does not find
+    // in A (OpenClaw's): same report, paths aside (A and B have paths of the same length,
+    // so its boxes wrap alike). Both run at once (each takes over a minute).
+    let doctor = |dir: &Path| {
+        let mut c = Command::new(&oc.node);
+        c.arg(&oc.oc).args(["doctor", "--non-interactive"]);
+        quiet(&mut c, dir, &home, None);
+        c.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (da, db) = (doctor(&a), doctor(&b));
+    let norm = |o: Output, dir: &Path| {
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            o.status.code(),
+            text.replace(&dir.display().to_string(), "<state>"),
+        )
+    };
+    let ra = norm(da.wait_with_output().unwrap(), &a);
+    let rb = norm(db.wait_with_output().unwrap(), &b);
+    assert_eq!(ra, rb, "openclaw doctor reports differ between the twins");
 
     // Dismiss: OpenClaw's store function vs `clawpair pairing reject`: the whole database.
     let (c, d) = (root.path().join("C"), root.path().join("D"));

@@ -622,3 +622,60 @@ fn doctor_on_a_json_dir_forecasts_the_upgrade() {
         "{out}"
     );
 }
+
+#[test]
+fn no_token_reaches_any_output() {
+    let (t, db) = state_with("05-node-connected");
+    let mut secrets: Vec<String> = Vec::new();
+    {
+        let c = Connection::open_with_flags(
+            format!("file:{}?immutable=1", db.display()),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .unwrap();
+        let tokens: Vec<String> = c
+            .prepare("SELECT tokens_json FROM device_pairing_paired")
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for tj in tokens {
+            let v: Value = serde_json::from_str(&tj).unwrap();
+            for rec in v.as_object().unwrap().values() {
+                secrets.push(rec["token"].as_str().unwrap().to_string());
+            }
+        }
+        let keys: Vec<String> = c
+            .prepare("SELECT private_key_pem FROM device_identities")
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for k in keys {
+            secrets.push(k.lines().nth(1).unwrap_or_default().to_string());
+        }
+    }
+    assert!(secrets.len() >= 2);
+    for args in [
+        &["devices", "list"][..],
+        &["devices", "list", "--json"],
+        &["doctor"],
+        &["paths"],
+        &["pairing", "list", "telegram", "--json"],
+        &["devices", "approve", "x"],
+    ] {
+        let mut c = cmd(t.path(), args);
+        c.env("CLAWPAIR_NOW", "2026-12-01T22:32:30.000Z")
+            .env("CLAWPAIR_LOG", "trace");
+        let r = run(c);
+        for s in &secrets {
+            let head = &s[..16.min(s.len())];
+            assert!(
+                !r.stdout.contains(head) && !r.stderr.contains(head),
+                "{args:?} printed a secret"
+            );
+        }
+    }
+}

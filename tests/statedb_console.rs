@@ -180,3 +180,60 @@ fn headless_follows_foreign_commits_without_a_gateway() {
         );
     }
 }
+
+/// What the console draws for a 2026.9 state: the node's pending capability
+/// surface on its paired row, the DM cap counted per account, the status line.
+#[test]
+fn the_console_draws_the_second_approval_and_the_per_account_cap() {
+    use clawpair::app::msg::Msg;
+    use clawpair::app::state::State;
+    use clawpair::app::update::update;
+    use clawpair::runtime::source::sqlite::{device_snapshot, dm_snapshot};
+    use clawpair::statedb::{devices, dm, StateDb};
+
+    let db = fixtures::path("openclaw-2026.9/sqlite/05-node-connected.sqlite");
+    let s = StateDb::open_read(&db).unwrap();
+    let at = clawpair::clock::parse_iso_ms("2026-12-01T22:32:30.000Z").unwrap();
+    let dmrows = dm::read(&s).unwrap();
+    let devrows = devices::read(&s, at).unwrap();
+    let mut st = State::new("~/.openclaw · OpenClaw SQLite v18", at);
+    st.dm_cap_per_account = true;
+    st.gateway = clawpair::app::rows::GatewayStatus::OpenClawOwns;
+    update(&mut st, Msg::DmLoaded(Ok(dm_snapshot(&dmrows, at))));
+    update(&mut st, Msg::DevicesLoaded(Ok(device_snapshot(devrows))));
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 40)).unwrap();
+    let theme = clawpair::ui::Theme::color();
+    term.draw(|f| clawpair::ui::render(f, &st, &theme)).unwrap();
+    let text: String = term
+        .backend()
+        .buffer()
+        .content()
+        .chunks(160)
+        .map(|line| line.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+        .collect();
+    assert!(
+        text.contains("⧗ capabilities: 5 caps + 13 cmds (admin)"),
+        "{text}"
+    );
+    // telegram holds 5 (3 default, 2 work): per account, default is full and work is not.
+    assert!(text.contains("telegram · default  3/3"), "{text}");
+    assert!(text.contains("telegram · work  2/3"), "{text}");
+    assert!(text.contains("devices: OpenClaw's gateway"), "{text}");
+    assert!(text.contains("OpenClaw SQLite v18"), "{text}");
+    // With room, the capabilities by name.
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(240, 40)).unwrap();
+    term.draw(|f| clawpair::ui::render(f, &st, &theme)).unwrap();
+    let wide: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        wide.contains(
+            "⧗ capabilities: browser, file, local-inference, mcp, system + 13 cmds (admin)"
+        ),
+        "{wide}"
+    );
+}

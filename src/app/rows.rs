@@ -161,18 +161,27 @@ pub struct PendingSurface {
 }
 
 impl PendingSurface {
-    /// `3 caps, 13 commands (admin to approve)` for a narrow cell.
-    pub fn summary(&self) -> String {
+    /// What it asks for in at most `width` columns: the capabilities by name
+    /// and the number of commands (`browser, file, mcp + 13 cmds (admin)`),
+    /// else counts (`5 caps + 13 cmds (admin)`); `(admin)` when approving it
+    /// needs `operator.admin`.
+    pub fn summary(&self, width: usize) -> String {
         let who = if self.required_scopes.iter().any(|s| s == "operator.admin") {
             " (admin)"
         } else {
             ""
         };
-        format!(
-            "{} caps, {} cmds{who}",
-            self.caps.len(),
-            self.commands.len()
-        )
+        let n = self.commands.len();
+        let full = if self.caps.is_empty() {
+            format!("no caps + {n} cmds{who}")
+        } else {
+            format!("{} + {n} cmds{who}", self.caps.join(", "))
+        };
+        if full.chars().count() <= width {
+            full
+        } else {
+            format!("{} caps + {n} cmds{who}", self.caps.len())
+        }
     }
 }
 

@@ -368,20 +368,26 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         if row.status != RowStatus::Live {
             spans.push(status_span(row, Pane::Paired, 19, t));
         } else {
-            if online_word {
+            // A pending capability surface takes the place of the online
+            // word (the ●/○ marker still says it) and of the fingerprint.
+            if online_word && p.pending_surface.is_none() {
                 spans.push(Span::styled(
                     fit(if online { "online" } else { "offline" }, 8),
                     if online { t.online } else { t.dim },
                 ));
             }
             if let Some(surface) = &p.pending_surface {
-                // OpenClaw 2026.9: the node's capabilities wait for their own approval.
+                // OpenClaw 2026.9: the node's capabilities wait for their own
+                // approval; that (not the fingerprint) is what the row needs to say.
+                let used: usize = spans.iter().map(|s| s.width()).sum();
+                let room = w.saturating_sub(used + "⧗ capabilities: ".len());
                 spans.push(Span::styled(
-                    format!("⧗ capabilities: {} ", surface.summary()),
+                    format!("⧗ capabilities: {}", surface.summary(room)),
                     t.warn,
                 ));
+            } else {
+                spans.push(Span::styled(short_fingerprint(&p.device_id), t.dim));
             }
-            spans.push(Span::styled(short_fingerprint(&p.device_id), t.dim));
         }
         let mut line = Line::from(spans);
         if selected && s.focus == Pane::Paired {
