@@ -262,14 +262,19 @@ async fn failed_handshakes_are_rate_limited_per_address() {
     let mut c = cfg();
     c.max_failed_handshakes_per_minute = 3;
     let gw = gateway(c).await;
+    // From a remote-looking address (the owner's 127.0.0.1 and ::1 are exempt).
     for _ in 0..3 {
-        let (_, a) = connect(&gw.url, &ConnectOptions::cli_operator("bad"), None).await;
+        let (_, a) =
+            connect_from(REMOTE, &gw.url, &ConnectOptions::cli_operator("bad"), None).await;
         assert_eq!(refused(&a).0["details"]["code"], "AUTH_TOKEN_MISMATCH");
     }
-    let (_, a) = connect(&gw.url, &ConnectOptions::cli_operator(TOKEN), None).await;
+    let (_, a) = connect_from(REMOTE, &gw.url, &ConnectOptions::cli_operator(TOKEN), None).await;
     let (e, _) = refused(&a);
     assert_eq!(e["details"]["code"], "AUTH_RATE_LIMITED");
     assert_eq!(e["retryable"], true);
+    // The owner's own loopback is served.
+    let (_, a) = connect(&gw.url, &ConnectOptions::cli_operator(TOKEN), None).await;
+    hello(&a);
 }
 
 #[tokio::test]

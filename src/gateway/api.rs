@@ -28,6 +28,11 @@ pub struct GatewayConfig {
     pub max_pending_per_addr: usize,
     /// Failed handshakes per address per minute before it is refused.
     pub max_failed_handshakes_per_minute: u32,
+    /// Sockets per address that have not sent their first request yet.
+    pub max_handshaking_per_addr: usize,
+    /// The owner's own machine (127.0.0.1, ::1) is exempt from the
+    /// failed-handshake lockout and the handshaking-socket limit, as in OpenClaw.
+    pub exempt_loopback: bool,
 }
 
 impl GatewayConfig {
@@ -46,6 +51,8 @@ impl GatewayConfig {
             max_conns_per_addr: 1024,
             max_pending_per_addr: 16,
             max_failed_handshakes_per_minute: 30,
+            max_handshaking_per_addr: 64,
+            exempt_loopback: true,
         }
     }
 }

@@ -155,9 +155,44 @@ pub enum ConnectAnswer {
 
 /// Opens a socket and waits for the challenge; returns the nonce.
 pub async fn open(url: &str) -> Result<(ClientWs, String), String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+    let (ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .map_err(|e| format!("connect to {url} failed: {e}"))?;
+    challenge(ws).await
+}
+
+/// [`open`] from a chosen local address (plain `ws://` only): tests stand in
+/// for another host with a second loopback address such as 127.0.0.2.
+pub async fn open_from(url: &str, local: std::net::IpAddr) -> Result<(ClientWs, String), String> {
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or_else(|| format!("{url}: only ws:// URLs"))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let target = tokio::net::lookup_host(authority)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{url}: no address"))?;
+    let sock = if target.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(|e| e.to_string())?;
+    sock.bind(std::net::SocketAddr::new(local, 0))
+        .map_err(|e| format!("bind {local}: {e}"))?;
+    let tcp = sock
+        .connect(target)
+        .await
+        .map_err(|e| format!("connect to {url} failed: {e}"))?;
+    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+        .await
+        .map_err(|e| format!("connect to {url} failed: {e}"))?;
+    challenge(ws).await
+}
+
+/// Waits for `connect.challenge`; returns the socket and the nonce.
+async fn challenge(mut ws: ClientWs) -> Result<(ClientWs, String), String> {
     let nonce = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(m) = ws.next().await {
             let Ok(Message::Text(t)) = m else { continue };

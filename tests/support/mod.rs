@@ -61,6 +61,23 @@ pub async fn connect(
     (ws, a)
 }
 
+/// [`connect`] from another local address (127.0.0.2 stands in for a LAN host).
+pub async fn connect_from(
+    local: std::net::IpAddr,
+    url: &str,
+    opts: &ConnectOptions,
+    id: Option<&DeviceIdentity>,
+) -> (ClientWs, ConnectAnswer) {
+    let (mut ws, nonce) = client::open_from(url, local).await.unwrap();
+    let a = client::handshake(&mut ws, opts, id, &nonce, now())
+        .await
+        .unwrap();
+    (ws, a)
+}
+
+/// The stand-in for a LAN host: a second loopback address.
+pub const REMOTE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
 pub fn node_opts(token: Option<&str>) -> ConnectOptions {
     let mut o = ConnectOptions::node(Some("test-node".into()));
     o.token = token.map(str::to_string);

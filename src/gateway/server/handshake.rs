@@ -8,9 +8,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::server::{
     Request as HsRequest, Response as HsResponse,
 };
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 use super::connect::connect;
 use super::hub::{now, Hub};
@@ -33,12 +35,41 @@ pub(super) async fn handle_socket(hub: Arc<Hub>, tcp: TcpStream, addr: SocketAdd
     if !hub.open_addr_socket(ip) {
         return;
     }
-    handle_socket_inner(&hub, tcp, addr, ip).await;
+    // The handshaking slot is given back once the first request arrived
+    // (inside), or here when the socket ended without one.
+    let mut slot = HandshakeSlot {
+        hub: &hub,
+        ip,
+        held: true,
+    };
+    handle_socket_inner(&hub, tcp, addr, ip, &mut slot).await;
+    slot.release();
     hub.close_addr_socket(ip);
 }
 
+/// A socket's handshaking slot at its address.
+struct HandshakeSlot<'a> {
+    hub: &'a Hub,
+    ip: IpAddr,
+    held: bool,
+}
+
+impl HandshakeSlot<'_> {
+    fn release(&mut self) {
+        if std::mem::take(&mut self.held) {
+            self.hub.handshake_over(self.ip);
+        }
+    }
+}
+
 /// Upgrade, `connect.challenge`, the first request, `connect`, then the session.
-async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, ip: IpAddr) {
+async fn handle_socket_inner(
+    hub: &Arc<Hub>,
+    tcp: TcpStream,
+    addr: SocketAddr,
+    ip: IpAddr,
+    slot: &mut HandshakeSlot<'_>,
+) {
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(hub.cfg.handshake_timeout_ms);
     let mut hdr = Headers::default();
@@ -63,10 +94,13 @@ async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, i
     .await;
     let ws = match accepted {
         Ok(Ok(ws)) => ws,
-        _ => {
+        // Not a WebSocket upgrade (junk, plain HTTP): a failed handshake.
+        Ok(Err(_)) => {
             hub.record_failure(ip);
             return;
         }
+        // Too slow to upgrade: like a socket that never sends `connect`.
+        Err(_) => return,
     };
     let (mut sink, mut stream) = ws.split();
     let nonce = uuid::Uuid::new_v4().to_string();
@@ -88,14 +122,17 @@ async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, i
                 return;
             }
             r = tokio::time::timeout_at(deadline, stream.next()) => match r {
+                // Never sent `connect`: timed out, not a failed authentication.
                 Err(_) => {
-                    hub.record_failure(ip);
                     close(&mut sink, 1000, "").await;
                     return;
                 }
                 Ok(None) => return,
                 Ok(Some(Err(e))) => {
-                    hub.record_failure(ip);
+                    // Junk on the wire counts; a socket that just went away does not.
+                    if !went_away(&e) {
+                        hub.record_failure(ip);
+                    }
                     close_on_error(&mut sink, &e).await;
                     return;
                 }
@@ -112,6 +149,7 @@ async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, i
             }
         }
     };
+    slot.release();
     let req = match frames::parse_request(&first) {
         Ok(r) => r,
         Err(FrameError::NotJson) => {
@@ -150,6 +188,17 @@ async fn handle_socket_inner(hub: &Arc<Hub>, tcp: TcpStream, addr: SocketAddr, i
         }
     };
     run_session(hub, sink, stream, req.id, session, peer).await;
+}
+
+/// The peer closed or reset the socket (no junk was sent).
+fn went_away(e: &WsError) -> bool {
+    matches!(
+        e,
+        WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Io(_)
+            | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+    )
 }
 
 /// Local per spec node-pairing §7 (no trusted proxies are configured here).

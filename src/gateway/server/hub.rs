@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use super::limits::Limits;
+use super::limits::{Admit, Limits};
 use super::worker::StoreWorker;
 use crate::clock;
 use crate::devices::{DeviceStore, PendingRequest};
@@ -289,10 +289,10 @@ impl Hub {
     // Sockets and per-address limits.
 
     /// Whether a socket just accepted from `ip` is dropped unread: all socket
-    /// slots taken, or the address far over its failure budget.
+    /// slots taken, or the address locked out and far past answering.
     pub(super) fn refuse_at_accept(&self, ip: IpAddr) -> bool {
         self.open_sockets.load(Ordering::Relaxed) >= self.cfg.max_connections
-            || lock(&self.limits).far_over_budget(ip, Instant::now())
+            || lock(&self.limits).admit(ip, Instant::now()) == Admit::Drop
     }
 
     /// Counts an accepted socket (until [`Hub::socket_closed`]).
@@ -304,18 +304,35 @@ impl Hub {
         self.open_sockets.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Takes one of `ip`'s socket slots; `false` when it has none left.
+    /// Takes one of `ip`'s socket slots (and a handshaking slot until
+    /// [`Hub::handshake_over`]); `false` when it has none left.
     pub(super) fn open_addr_socket(&self, ip: IpAddr) -> bool {
         lock(&self.limits).open_socket(ip)
+    }
+
+    /// The socket from `ip` sent its first request, or ended without one.
+    pub(super) fn handshake_over(&self, ip: IpAddr) {
+        lock(&self.limits).handshake_over(ip);
     }
 
     pub(super) fn close_addr_socket(&self, ip: IpAddr) {
         lock(&self.limits).close_socket(ip);
     }
 
-    /// Counts a failed handshake of `ip`.
+    /// Counts a failed handshake of `ip`; the lockout it may start is logged
+    /// once, not per connection.
     pub(super) fn record_failure(&self, ip: IpAddr) {
-        lock(&self.limits).record_failure(ip, Instant::now());
+        let (started, max) = {
+            let mut l = lock(&self.limits);
+            (l.record_failure(ip, Instant::now()), l.max_failures())
+        };
+        if let Some(s) = started {
+            tracing::warn!(
+                "{ip}: {} failed handshakes within a minute (limit {max}); refusing it for {} s",
+                s.failures,
+                s.retry_after_ms.div_ceil(1000)
+            );
+        }
     }
 
     /// Milliseconds until `ip` may try again, when it is locked out.
