@@ -215,6 +215,17 @@ fn the_console_draws_the_second_approval_and_the_per_account_cap() {
         text.contains("⧗ capabilities: 5 caps + 13 cmds (admin)"),
         "{text}"
     );
+    // 120 columns (a 72-column pane): the short form, whole.
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    term.draw(|f| clawpair::ui::render(f, &st, &theme)).unwrap();
+    let mid: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(mid.contains("⧗ 5 caps + 13 cmds (admin)"), "{mid}");
     // telegram holds 5 (3 default, 2 work): per account, default is full and work is not.
     assert!(text.contains("telegram · default  3/3"), "{text}");
     assert!(text.contains("telegram · work  2/3"), "{text}");

@@ -161,10 +161,11 @@ pub struct PendingSurface {
 }
 
 impl PendingSurface {
-    /// What it asks for in at most `width` columns: the capabilities by name
-    /// and the number of commands (`browser, file, mcp + 13 cmds (admin)`),
-    /// else counts (`5 caps + 13 cmds (admin)`); `(admin)` when approving it
-    /// needs `operator.admin`.
+    /// The row's note in at most `width` columns, the most telling form
+    /// that fits: `⧗ capabilities: browser, file, mcp + 13 cmds (admin)`, then
+    /// `⧗ capabilities: 3 caps + 13 cmds (admin)`, `⧗ 3 caps + 13 cmds
+    /// (admin)`, `⧗ caps (admin)`; `(admin)` when approving it needs
+    /// `operator.admin`.
     pub fn summary(&self, width: usize) -> String {
         let who = if self.required_scopes.iter().any(|s| s == "operator.admin") {
             " (admin)"
@@ -172,16 +173,20 @@ impl PendingSurface {
             ""
         };
         let n = self.commands.len();
-        let full = if self.caps.is_empty() {
-            format!("no caps + {n} cmds{who}")
+        let caps = if self.caps.is_empty() {
+            "no caps".to_string()
         } else {
-            format!("{} + {n} cmds{who}", self.caps.join(", "))
+            self.caps.join(", ")
         };
-        if full.chars().count() <= width {
-            full
-        } else {
-            format!("{} caps + {n} cmds{who}", self.caps.len())
-        }
+        let c = self.caps.len();
+        [
+            format!("⧗ capabilities: {caps} + {n} cmds{who}"),
+            format!("⧗ capabilities: {c} caps + {n} cmds{who}"),
+            format!("⧗ {c} caps + {n} cmds{who}"),
+        ]
+        .into_iter()
+        .find(|s| s.chars().count() <= width)
+        .unwrap_or_else(|| format!("⧗ caps{who}"))
     }
 }
 

@@ -379,10 +379,11 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             if let Some(surface) = &p.pending_surface {
                 // OpenClaw 2026.9: the node's capabilities wait for their own
                 // approval; that (not the fingerprint) is what the row needs to say.
+                // It also takes the last-used column (a node asking just connected).
+                spans.truncate(spans.len() - 2);
                 let used: usize = spans.iter().map(|s| s.width()).sum();
-                let room = w.saturating_sub(used + "⧗ capabilities: ".len());
                 spans.push(Span::styled(
-                    format!("⧗ capabilities: {}", surface.summary(room)),
+                    surface.summary(w.saturating_sub(used)),
                     t.warn,
                 ));
             } else {
