@@ -23,6 +23,7 @@ pub mod qr;
 pub mod runtime;
 pub mod sanitize;
 pub mod secret;
+pub mod statedb;
 pub mod ui;
 
 /// The recorded fixtures in `tests/fixtures/`, for unit tests.

@@ -59,6 +59,7 @@ fn paired(device_id: &str, name: &str, roles: &[&str], scopes: &[&str]) -> Paire
         active_roles: roles.iter().map(|s| s.to_string()).collect(),
         last_used_ms: Some(NOW - 600_000),
         approved_at_ms: NOW - 86_400_000,
+        pending_surface: None,
     }
 }
 

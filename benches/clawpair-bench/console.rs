@@ -190,6 +190,7 @@ fn big_state() -> (State, DeviceSnapshot) {
             active_roles: vec!["node".into()],
             last_used_ms: Some(now - 60_000),
             approved_at_ms: now - i as i64,
+            pending_surface: None,
         })
         .collect();
     let snap = DeviceSnapshot {

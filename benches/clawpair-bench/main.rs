@@ -11,13 +11,15 @@
 //! 10,000 devices, idle CPU), `remote` (the console attached to a gateway over
 //! WebSocket: approve round trip, event → row drawn, idle CPU, RSS with 1,000
 //! paired devices, and the real `openclaw devices approve --url` for
-//! comparison). Wall-clock figures depend on the machine and its
-//! load, so the table starts with both.
+//! comparison), `sqlite` (the CLI against the real OpenClaw 2026.9.6 on its
+//! SQLite state, commit → frame, idle CPU with the WAL watcher). Wall-clock
+//! figures depend on the machine and its load, so the table starts with both.
 
 mod cli;
 mod console;
 mod gateway;
 mod remote;
+mod sqlite;
 
 /// One line of the final table.
 pub struct Row {
@@ -46,6 +48,7 @@ const PARTS: &[(&str, Part)] = &[
     ("gateway", gateway::run),
     ("console", console::run),
     ("remote", remote::run),
+    ("sqlite", sqlite::run),
 ];
 
 fn read(path: &str) -> String {
@@ -97,7 +100,9 @@ fn main() {
         .map(String::as_str)
         .collect();
     if let Some(bad) = wanted.iter().find(|w| !PARTS.iter().any(|(p, _)| p == *w)) {
-        eprintln!("clawpair-bench: unknown part {bad:?} (parts: cli, gateway, console, remote)");
+        eprintln!(
+            "clawpair-bench: unknown part {bad:?} (parts: cli, gateway, console, remote, sqlite)"
+        );
         std::process::exit(2);
     }
     let machine = machine();

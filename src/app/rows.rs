@@ -167,6 +167,49 @@ pub struct PairedDevice {
     pub active_roles: Vec<String>,
     pub last_used_ms: Option<i64>,
     pub approved_at_ms: i64,
+    /// OpenClaw 2026.9: a node capability surface waiting for its own
+    /// approval (spec openclaw-2026.9 §11); always `None` on 2026.2.26 files.
+    pub pending_surface: Option<PendingSurface>,
+}
+
+/// What a paired node asks for in its second approval step: capabilities
+/// and commands, and the operator scopes needed to approve them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSurface {
+    pub request_id: String,
+    pub caps: Vec<String>,
+    pub commands: Vec<String>,
+    pub required_scopes: Vec<String>,
+}
+
+impl PendingSurface {
+    /// The row's note in at most `width` columns, the most telling form
+    /// that fits: `⧗ capabilities: browser, file, mcp + 13 cmds (admin)`, then
+    /// `⧗ capabilities: 3 caps + 13 cmds (admin)`, `⧗ 3 caps + 13 cmds
+    /// (admin)`, `⧗ caps (admin)`; `(admin)` when approving it needs
+    /// `operator.admin`.
+    pub fn summary(&self, width: usize) -> String {
+        let who = if self.required_scopes.iter().any(|s| s == "operator.admin") {
+            " (admin)"
+        } else {
+            ""
+        };
+        let n = self.commands.len();
+        let caps = if self.caps.is_empty() {
+            "no caps".to_string()
+        } else {
+            self.caps.join(", ")
+        };
+        let c = self.caps.len();
+        [
+            format!("⧗ capabilities: {caps} + {n} cmds{who}"),
+            format!("⧗ capabilities: {c} caps + {n} cmds{who}"),
+            format!("⧗ {c} caps + {n} cmds{who}"),
+        ]
+        .into_iter()
+        .find(|s| s.chars().count() <= width)
+        .unwrap_or_else(|| format!("⧗ caps{who}"))
+    }
 }
 
 /// Everything read from `devices/`.
@@ -229,10 +272,20 @@ pub struct SetupCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayStatus {
     Disabled,
-    Starting { addr: String },
-    Listening { addr: String },
-    PortBusy { addr: String, error: String },
+    Starting {
+        addr: String,
+    },
+    Listening {
+        addr: String,
+    },
+    PortBusy {
+        addr: String,
+        error: String,
+    },
     Stopped,
+    /// An OpenClaw 2026.9 state dir: OpenClaw's own gateway owns the devices
+    /// and clawpair's does not start.
+    OpenClawOwns,
 }
 
 /// Where a remote console's connection to its gateway stands.

@@ -354,6 +354,8 @@ pub struct State {
     pub remote: Option<RemoteStatus>,
     /// Why the source can have no DM requests (shown in the DM pane).
     pub dm_unavailable: Option<String>,
+    /// The DM cap counts per account (OpenClaw 2026.9) instead of per channel.
+    pub dm_cap_per_account: bool,
     pub dm: Vec<Row<DmRequest>>,
     pub devices: Vec<Row<DeviceRequest>>,
     pub paired: Vec<Row<PairedDevice>>,
@@ -387,6 +389,7 @@ impl State {
             gateway: GatewayStatus::Disabled,
             remote: None,
             dm_unavailable: None,
+            dm_cap_per_account: false,
             dm: Vec::new(),
             devices: Vec::new(),
             paired: Vec::new(),
@@ -559,6 +562,22 @@ impl State {
 
     pub fn dm_cap_reached(&self, channel: &str) -> bool {
         self.dm_pending_in_channel(channel) >= DM_MAX_PENDING
+    }
+
+    /// Live DM requests that count against the cap of `channel`/`account`'s
+    /// group: the channel (2026.2.26 files) or the account (2026.9 SQLite).
+    pub fn dm_pending_in_group(&self, channel: &str, account: &str) -> usize {
+        if !self.dm_cap_per_account {
+            return self.dm_pending_in_channel(channel);
+        }
+        self.dm
+            .iter()
+            .filter(|r| {
+                r.item.channel == channel
+                    && r.item.account_label() == account
+                    && !r.status.is_gone()
+            })
+            .count()
     }
 
     pub fn paired_by_id(&self, device_id: &str) -> Option<&PairedDevice> {

@@ -106,6 +106,11 @@ pub enum DevicesCommand {
 pub const NOTHING_TO_APPROVE: &str = "No pending device pairing requests to approve";
 
 pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
+    if let crate::statedb::Generation::Sqlite { db } =
+        crate::statedb::Generation::detect(&ctx.paths.state_dir)
+    {
+        return super::devices_sqlite::run(ctx, &db, cmd);
+    }
     let store = DeviceStore::new(&ctx.paths.devices_dir);
     let now = clock::now_ms();
     match cmd {

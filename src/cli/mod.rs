@@ -11,8 +11,11 @@ use crate::paths::Paths;
 
 pub mod console;
 pub mod devices;
+pub mod devices_sqlite;
 pub mod dm;
+pub mod dm_sqlite;
 pub mod doctor;
+pub mod doctor_sqlite;
 pub mod gateway;
 pub mod remote;
 pub mod table;
@@ -178,6 +181,22 @@ pub fn main() -> ExitCode {
 }
 
 fn run(ctx: &Ctx, command: Option<Command>, console: &ConsoleArgs) -> CliResult {
+    if matches!(
+        command,
+        Some(Command::Gateway(_) | Command::SetupCode(_) | Command::Join(_))
+    ) {
+        if let crate::statedb::Generation::Sqlite { db } =
+            crate::statedb::Generation::detect(&ctx.paths.state_dir)
+        {
+            return Err(Failure::error(format!(
+                "{} exists: this is an OpenClaw 2026.7+ state dir, whose gateway, setup codes \
+                 and device identities are OpenClaw's; clawpair's gateway, setup-code and join \
+                 write 2026.2.26 files and do not run here (use `openclaw gateway`, \
+                 `openclaw qr`, `openclaw node run`)",
+                db.display()
+            )));
+        }
+    }
     match command {
         Some(Command::Paths) => print_paths(ctx),
         Some(Command::Pairing(a)) => match remote::resolve(&a.remote.into())? {
@@ -263,6 +282,18 @@ fn print_paths(ctx: &Ctx) -> CliResult {
         p.config_file.display(),
         missing(&p.config_file)
     );
+    let generation = crate::statedb::Generation::detect(&p.state_dir);
+    println!(
+        "state database:  {}{}",
+        crate::statedb::db_path(&p.state_dir).display(),
+        missing(&crate::statedb::db_path(&p.state_dir))
+    );
+    println!("generation:      {}", generation.explain());
+    if generation.is_sqlite() {
+        for w in crate::statedb::legacy_leftovers(p) {
+            println!("warning:         {w}");
+        }
+    }
     Ok(())
 }
 

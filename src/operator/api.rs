@@ -144,6 +144,8 @@ pub fn paired_device(v: &Value) -> Option<PairedDevice> {
         active_roles,
         last_used_ms: last_used.or_else(|| int(v, "lastSeenAtMs")),
         approved_at_ms: int(v, "approvedAtMs").unwrap_or(0),
+        // A gateway's pending surfaces come as their own rows (node.pair.list).
+        pending_surface: None,
     })
 }
 

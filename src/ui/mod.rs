@@ -67,6 +67,7 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         GatewayStatus::Listening { addr } => format!("gateway {addr} listening"),
         GatewayStatus::PortBusy { addr, .. } => format!("gateway {addr} PORT BUSY"),
         GatewayStatus::Stopped => "gateway stopped".to_string(),
+        GatewayStatus::OpenClawOwns => "devices: OpenClaw's gateway (openclaw gateway)".to_string(),
     };
     let online = s.online.len();
     let err = s

@@ -124,7 +124,7 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         let r = &row.item;
         let g = (r.channel.clone(), r.account_label().to_string());
         if group.as_ref() != Some(&g) {
-            let used = s.dm_pending_in_channel(&r.channel);
+            let used = s.dm_pending_in_group(&r.channel, r.account_label());
             let mut spans = vec![
                 Span::styled(format!("{} · {}", clean(&g.0), clean(&g.1)), t.header),
                 Span::styled(format!("  {used}/{DM_MAX_PENDING}"), t.header),
@@ -394,13 +394,27 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         if row.status != RowStatus::Live {
             spans.push(status_span(row, Pane::Paired, 19, t));
         } else {
-            if online_word {
+            // A pending capability surface takes the place of the online
+            // word (the ●/○ marker still says it) and of the fingerprint.
+            if online_word && p.pending_surface.is_none() {
                 spans.push(Span::styled(
                     fit(if online { "online" } else { "offline" }, 8),
                     if online { t.online } else { t.dim },
                 ));
             }
-            spans.push(Span::styled(short_fingerprint(&p.device_id), t.dim));
+            if let Some(surface) = &p.pending_surface {
+                // OpenClaw 2026.9: the node's capabilities wait for their own
+                // approval; that (not the fingerprint) is what the row needs to say.
+                // It also takes the last-used column (a node asking just connected).
+                spans.truncate(spans.len() - 2);
+                let used: usize = spans.iter().map(|s| s.width()).sum();
+                spans.push(Span::styled(
+                    surface.summary(w.saturating_sub(used)),
+                    t.warn,
+                ));
+            } else {
+                spans.push(Span::styled(short_fingerprint(&p.device_id), t.dim));
+            }
         }
         let mut line = Line::from(spans);
         if selected && s.focus == Pane::Paired {

@@ -255,6 +255,7 @@ pub fn paired_device(p: model::PairedDevice) -> PairedDevice {
         active_roles,
         last_used_ms: last_used,
         approved_at_ms: p.approved_at_ms,
+        pending_surface: None,
     }
 }
 

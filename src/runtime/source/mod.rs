@@ -15,6 +15,7 @@
 
 pub mod files;
 pub mod gateway;
+pub mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,6 +45,10 @@ pub enum SourceKind {
     /// A gateway (OpenClaw 2026.2.26 or 2026.9, or clawpair's own) reached as
     /// an operator over `ws://` / `wss://`.
     Gateway { url: String },
+    /// OpenClaw 2026.7+ `state/openclaw.sqlite` (its `user_version`; 0 when
+    /// it could not be read). Its gateway owns the devices; the DM cap
+    /// counts per account.
+    Sqlite { user_version: i64 },
 }
 
 /// A source as the status line names it.
@@ -52,6 +57,13 @@ pub struct SourceInfo {
     pub kind: SourceKind,
     /// Where it is, for people: `~/.openclaw`.
     pub location: String,
+}
+
+impl SourceKind {
+    /// The DM cap of three counts per account (2026.9) rather than per channel.
+    pub fn dm_cap_per_account(&self) -> bool {
+        matches!(self, SourceKind::Sqlite { .. })
+    }
 }
 
 /// A running change notifier; dropping it stops it.
