@@ -8,6 +8,10 @@
 # Idempotent: a finished install is recognised by its stamp and left alone (a warm run takes
 # well under a second). Safe to run concurrently (flock). Prints the cache dir on stdout.
 #
+# It also warms 2026.2.26's compile caches in <cache>/openclaw-2026.2.26/tmp, the TMPDIR the
+# interop tests give every OpenClaw process: OpenClaw's first gateway start compiles its
+# TypeScript extensions into $TMPDIR/jiti (60–86 s and 1.9 GB); warm starts take ~6 s.
+#
 #   scripts/install-openclaw.sh           # install or check
 #   scripts/install-openclaw.sh --force   # reinstall everything
 set -euo pipefail
@@ -79,5 +83,53 @@ install_openclaw "$OC_OLD" '{ "name": "oc2", "private": true,
   "overrides": { "libsignal": "npm:libsignal-node@2.0.1" } }'
 install_openclaw "$OC_NEW" '{ "name": "oc9", "private": true,
   "dependencies": { "openclaw": "'"$OC_NEW"'" } }'
+
+# --- Warm the compile caches ------------------------------------------------------------
+# One gateway start with TMPDIR=<install>/tmp (scratch HOME and state, a free loopback port)
+# until its ready line, then SIGTERM: OpenClaw fills $TMPDIR/jiti while starting and Node
+# writes $TMPDIR/node-compile-cache at exit. `openclaw pairing` loads the same extensions.
+warm_openclaw() { # <version> <ready line>
+  local v=$1 ready=$2 dir="$cache/openclaw-$1"
+  local tmp="$dir/tmp"
+  if [ "$force" = 0 ] && [ -f "$tmp/.clawpair-warmed" ]; then return; fi
+  log "warming openclaw@$v's compile caches: one gateway start (about a minute when cold)"
+  rm -f "$tmp/.clawpair-warmed"
+  mkdir -p "$tmp"
+  local scratch port pid start
+  scratch=$(mktemp -d)
+  mkdir -p "$scratch/home" "$scratch/state"
+  port=$("$node" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  printf '%s\n' '{ "gateway": { "mode": "local", "port": '"$port"', "bind": "loopback",
+    "auth": { "mode": "token", "token": "warm-up-token-0123456789abcdef" } },
+    "update": { "checkOnStart": false }, "discovery": { "mdns": { "mode": "off" } },
+    "logging": { "file": "'"$scratch/openclaw.log"'" } }' >"$scratch/state/openclaw.json"
+  start=$(date +%s)
+  ( cd "$scratch" && exec env -i PATH="$PATH" HOME="$scratch/home" TMPDIR="$tmp" \
+      OPENCLAW_STATE_DIR="$scratch/state" OPENCLAW_SKIP_CHANNELS=1 OPENCLAW_DISABLE_BONJOUR=1 \
+      OPENCLAW_SKIP_CRON=1 OPENCLAW_SKIP_GMAIL_WATCHER=1 OPENCLAW_SKIP_BROWSER_CONTROL_SERVER=1 \
+      OPENCLAW_SKIP_CANVAS_HOST=1 OPENCLAW_NO_RESPAWN=1 OPENCLAW_NO_AUTO_UPDATE=1 NO_COLOR=1 \
+      "$node" "$dir/node_modules/openclaw/openclaw.mjs" gateway run --port "$port" \
+      --bind loopback --allow-unconfigured >"$scratch/gateway.log" 2>&1 ) &
+  pid=$!
+  local ok=0
+  while kill -0 "$pid" 2>/dev/null && [ $(( $(date +%s) - start )) -lt 600 ]; do
+    if grep -qF "$ready" "$scratch/gateway.log"; then ok=1; break; fi
+    sleep 0.2
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [ "$ok" != 1 ]; then
+    log "openclaw@$v's gateway did not get ready; its output:"
+    cat "$scratch/gateway.log" >&2
+    rm -rf "$scratch"
+    exit 1
+  fi
+  rm -rf "$scratch"
+  touch "$tmp/.clawpair-warmed"
+  log "openclaw@$v warm (gateway ready after $(( $(date +%s) - start )) s)"
+}
+
+warm_openclaw "$OC_OLD" "[gateway] listening on ws://"
+warm_openclaw "$OC_NEW" "[gateway] ready"
 
 echo "$cache"

@@ -26,6 +26,7 @@ fn dm(channel: &str, id: &str, code: &str, age_s: i64, meta: &[(&str, &str)]) ->
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        request_id: None,
     }
 }
 
@@ -42,6 +43,7 @@ fn dev(rid: &str, device_id: &str, name: &str, age_s: i64) -> DeviceRequest {
         remote_ip: Some("192.168.1.20".into()),
         is_repair: false,
         ts: NOW - age_s * 1000,
+        surface: None,
     }
 }
 
@@ -57,6 +59,7 @@ fn paired(device_id: &str, name: &str, roles: &[&str], scopes: &[&str]) -> Paire
         active_roles: roles.iter().map(|s| s.to_string()).collect(),
         last_used_ms: Some(NOW - 600_000),
         approved_at_ms: NOW - 86_400_000,
+        pending_surface: None,
     }
 }
 
@@ -73,6 +76,7 @@ fn dm_snap(requests: Vec<DmRequest>, allow: Vec<AllowList>) -> Msg {
         requests,
         allow,
         errors: vec![],
+        unavailable: None,
     }))
 }
 
@@ -162,7 +166,8 @@ fn approve_runs_one_effect_and_success_removes_the_row() {
                 channel: "telegram".into(),
                 account: None,
                 id: "1".into(),
-                code: "AAAA1111".into()
+                code: "AAAA1111".into(),
+                request_id: None,
             })
         }]
     );

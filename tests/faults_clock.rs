@@ -203,6 +203,7 @@ fn dm_row(created: i64) -> DmRequest {
         created_at_ms: Some(created),
         last_seen_at_ms: Some(created),
         meta: vec![],
+        request_id: None,
     }
 }
 
@@ -219,6 +220,7 @@ fn dev_row(ts: i64) -> DeviceRequest {
         remote_ip: None,
         is_repair: false,
         ts,
+        surface: None,
     }
 }
 
@@ -260,6 +262,7 @@ fn console_countdowns_stay_within_the_ttl_whatever_the_clock() {
             requests: vec![dm_row(T0)],
             allow: vec![],
             errors: vec![],
+            unavailable: None,
         })),
     );
     update(
@@ -297,6 +300,7 @@ fn console_countdowns_stay_within_the_ttl_whatever_the_clock() {
             requests: vec![],
             allow: vec![],
             errors: vec![],
+            unavailable: None,
         })),
     );
     assert!(s.dm.is_empty());

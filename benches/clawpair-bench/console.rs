@@ -55,6 +55,7 @@ fn latency(rows: &mut Vec<Row>) {
             port: 18789,
             notify: false,
             force_poll: false,
+            remote: None,
         };
         let mut engine = Engine::start(
             &opts,
@@ -165,6 +166,7 @@ fn big_state() -> (State, DeviceSnapshot) {
             created_at_ms: Some(now - i * 30_000),
             last_seen_at_ms: None,
             meta: vec![("username".into(), format!("user{i}"))],
+            request_id: None,
         });
     }
     update(
@@ -173,6 +175,7 @@ fn big_state() -> (State, DeviceSnapshot) {
             requests: reqs,
             allow: vec![],
             errors: vec![],
+            unavailable: None,
         })),
     );
     let paired: Vec<PairedDevice> = (0..10_000)
@@ -187,6 +190,7 @@ fn big_state() -> (State, DeviceSnapshot) {
             active_roles: vec!["node".into()],
             last_used_ms: Some(now - 60_000),
             approved_at_ms: now - i as i64,
+            pending_surface: None,
         })
         .collect();
     let snap = DeviceSnapshot {

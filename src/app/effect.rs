@@ -36,6 +36,8 @@ pub struct DmTarget {
     /// The sender id.
     pub id: String,
     pub code: String,
+    /// The gateway's request id (remote DM approval goes by it, not the code).
+    pub request_id: Option<String>,
 }
 
 /// One allow-list entry of a channel account.
@@ -52,9 +54,22 @@ pub enum Act {
     ApproveDm(DmTarget),
     RejectDm(DmTarget),
     RevokeAllow(AllowTarget),
-    ApproveDevice { request_id: String },
-    RejectDevice { request_id: String },
-    RemoveDevice { device_id: String },
+    ApproveDevice {
+        request_id: String,
+    },
+    RejectDevice {
+        request_id: String,
+    },
+    RemoveDevice {
+        device_id: String,
+    },
+    /// A paired node's capability surface (OpenClaw 2026.9 `node.pair.*`).
+    ApproveNode {
+        request_id: String,
+    },
+    RejectNode {
+        request_id: String,
+    },
 }
 
 /// What kind of decision an act is.
@@ -90,8 +105,12 @@ impl ActionKind {
 impl Act {
     pub fn kind(&self) -> ActionKind {
         match self {
-            Act::ApproveDm(_) | Act::ApproveDevice { .. } => ActionKind::Approve,
-            Act::RejectDm(_) | Act::RejectDevice { .. } => ActionKind::Reject,
+            Act::ApproveDm(_) | Act::ApproveDevice { .. } | Act::ApproveNode { .. } => {
+                ActionKind::Approve
+            }
+            Act::RejectDm(_) | Act::RejectDevice { .. } | Act::RejectNode { .. } => {
+                ActionKind::Reject
+            }
             Act::RemoveDevice { .. } => ActionKind::Remove,
             Act::RevokeAllow(_) => ActionKind::Revoke,
         }
@@ -124,6 +143,13 @@ pub enum Done {
     DeviceRemoved {
         device_id: String,
     },
+    NodeApproved {
+        node_id: String,
+        display_name: Option<String>,
+    },
+    NodeRejected {
+        node_id: String,
+    },
 }
 
 impl Done {
@@ -149,6 +175,17 @@ impl Done {
                 format!("Rejected the request of device {}", fp(device_id))
             }
             Done::DeviceRemoved { device_id } => format!("Removed device {}", fp(device_id)),
+            Done::NodeApproved {
+                node_id,
+                display_name,
+            } => format!(
+                "Approved the capabilities of {} (key {})",
+                clean(display_name.as_deref().unwrap_or("node")),
+                fp(node_id)
+            ),
+            Done::NodeRejected { node_id } => {
+                format!("Rejected the capabilities of node {}", fp(node_id))
+            }
         }
     }
 }
@@ -269,4 +306,15 @@ pub enum Event {
     GatewayBindFailed { addr: String, error: String },
     #[serde(rename = "gateway.stopped")]
     GatewayStopped,
+    /// A remote console's connection changed state (`connected`,
+    /// `reconnecting`, `unauthorized`, `pairing_required`, …).
+    #[serde(rename = "remote.status")]
+    RemoteStatus {
+        url: String,
+        state: &'static str,
+        detail: Option<String>,
+        server: Option<String>,
+        protocol: Option<i64>,
+        scopes: Vec<String>,
+    },
 }

@@ -6,7 +6,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::rows::{
-    AllowList, DeviceRequest, DmRequest, GatewayStatus, PairedDevice, SetupCode, DM_MAX_PENDING,
+    AllowList, DeviceRequest, DmRequest, GatewayStatus, PairedDevice, RemoteStatus, SetupCode,
+    DM_MAX_PENDING,
 };
 
 /// How long a row resolved elsewhere stays on screen, labelled, before it goes.
@@ -373,6 +374,12 @@ pub struct State {
     pub gateway: GatewayStatus,
     /// With `--tls`: the certificate's SHA-256 (64 hex digits), for the status line.
     pub gateway_tls: Option<String>,
+    /// Set when the console is attached to a gateway over WebSocket.
+    pub remote: Option<RemoteStatus>,
+    /// Why the source can have no DM requests (shown in the DM pane).
+    pub dm_unavailable: Option<String>,
+    /// The DM cap counts per account (OpenClaw 2026.9) instead of per channel.
+    pub dm_cap_per_account: bool,
     pub dm: Vec<Row<DmRequest>>,
     pub devices: Vec<Row<DeviceRequest>>,
     pub paired: Vec<Row<PairedDevice>>,
@@ -408,6 +415,9 @@ impl State {
             state_dir: state_dir.into(),
             gateway: GatewayStatus::Disabled,
             gateway_tls: None,
+            remote: None,
+            dm_unavailable: None,
+            dm_cap_per_account: false,
             dm: Vec::new(),
             devices: Vec::new(),
             paired: Vec::new(),
@@ -581,6 +591,22 @@ impl State {
 
     pub fn dm_cap_reached(&self, channel: &str) -> bool {
         self.dm_pending_in_channel(channel) >= DM_MAX_PENDING
+    }
+
+    /// Live DM requests that count against the cap of `channel`/`account`'s
+    /// group: the channel (2026.2.26 files) or the account (2026.9 SQLite).
+    pub fn dm_pending_in_group(&self, channel: &str, account: &str) -> usize {
+        if !self.dm_cap_per_account {
+            return self.dm_pending_in_channel(channel);
+        }
+        self.dm
+            .iter()
+            .filter(|r| {
+                r.item.channel == channel
+                    && r.item.account_label() == account
+                    && !r.status.is_gone()
+            })
+            .count()
     }
 
     pub fn paired_by_id(&self, device_id: &str) -> Option<&PairedDevice> {

@@ -7,7 +7,7 @@ use super::actions::on_key;
 use super::effect::{ActionError, ActionKind, Done, Effect, Event};
 use super::merge::{merge_devices, merge_dm, on_tick};
 use super::msg::Msg;
-use super::rows::{GatewayStatus, SetupCode};
+use super::rows::{GatewayStatus, RemoteState, RemoteStatus, SetupCode};
 use super::state::{allow_key, dm_key, Mode, RowKey, RowStatus, SetupPopup, State, ToastLevel};
 use crate::gateway::GatewayEvent;
 
@@ -22,6 +22,7 @@ pub fn update(s: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::DevicesLoaded(Err(e)) => s.devices_error = Some(e),
         Msg::Gateway(ev) => on_gateway(s, ev, &mut fx),
         Msg::GatewayStarting(addr) => s.gateway = GatewayStatus::Starting { addr },
+        Msg::Remote(st) => on_remote(s, st, &mut fx),
         Msg::ActionDone { key, kind, result } => on_action_done(s, key, kind, result, &mut fx),
         Msg::Copied { what, result } => match result {
             Ok(path) => s.toast(ToastLevel::Info, format!("Copied {what} ({path})")),
@@ -110,6 +111,62 @@ fn on_action_done(
             s.set_status(&key, RowStatus::Failed(e.to_string()));
             s.toast(ToastLevel::Error, format!("Not {}: {e}", kind.verb()));
         }
+    }
+}
+
+/// The remote connection's new state: kept for the status line, announced
+/// when its kind (or its detail) changed, toasted when it is lost or refused.
+fn on_remote(s: &mut State, st: RemoteStatus, fx: &mut Vec<Effect>) {
+    let (kind, detail) = remote_kind(&st.state);
+    let changed = match &s.remote {
+        Some(old) => remote_kind(&old.state) != (kind, detail.clone()) || old.scopes != st.scopes,
+        None => true,
+    };
+    if changed {
+        fx.push(Effect::Emit(Event::RemoteStatus {
+            url: st.url.clone(),
+            state: kind,
+            detail: detail.clone(),
+            server: st.server.clone(),
+            protocol: st.protocol,
+            scopes: st.scopes.clone(),
+        }));
+        let was_connected = s.remote.as_ref().is_some_and(|r| r.is_connected());
+        let was_lost = s
+            .remote
+            .as_ref()
+            .is_some_and(|r| matches!(r.state, RemoteState::Reconnecting { .. }));
+        match &st.state {
+            RemoteState::Connected if was_lost => {
+                s.toast(ToastLevel::Info, "Reconnected; everything re-listed")
+            }
+            RemoteState::Reconnecting { reason, .. } if was_connected => s.toast(
+                ToastLevel::Error,
+                format!("Lost the gateway ({reason}); reconnecting"),
+            ),
+            RemoteState::PairingRequired { .. } => fx.push(Effect::Notify(
+                "This console is waiting for approval".into(),
+            )),
+            _ => {}
+        }
+    }
+    s.remote = Some(st);
+}
+
+/// A state's name in the headless stream, and its detail.
+fn remote_kind(st: &RemoteState) -> (&'static str, Option<String>) {
+    match st {
+        RemoteState::Connecting => ("connecting", None),
+        RemoteState::Connected => ("connected", None),
+        RemoteState::Reconnecting { reason, .. } => ("reconnecting", Some(reason.clone())),
+        RemoteState::Unauthorized { reason, hint } => {
+            ("unauthorized", Some(format!("{reason} — {hint}")))
+        }
+        RemoteState::PairingRequired { request_id, .. } => {
+            ("pairing_required", Some(request_id.clone()))
+        }
+        RemoteState::ProtocolMismatch { reason } => ("protocol_mismatch", Some(reason.clone())),
+        RemoteState::TlsRefused { reason } => ("tls_refused", Some(reason.clone())),
     }
 }
 

@@ -114,6 +114,12 @@ fn human(ev: &Event) -> String {
             c(error)
         ),
         Event::GatewayStopped => "gateway stopped".into(),
+        Event::RemoteStatus {
+            url, state, detail, ..
+        } => match detail {
+            Some(d) => format!("{} {state}: {}", c(url), c(d)),
+            None => format!("{} {state}", c(url)),
+        },
     }
 }
 
@@ -123,11 +129,14 @@ pub async fn run(opts: Options) -> Result<(), String> {
         Box::new(MemoryClipboard::default()),
         Box::new(JsonLines),
     );
-    eprintln!(
-        "clawpair: headless on {} (watching by {})",
-        opts.paths.state_dir.display(),
-        engine.watching_by()
-    );
+    match &opts.remote {
+        Some(r) => eprintln!("clawpair: headless on gateway {}", r.url.display()),
+        None => eprintln!(
+            "clawpair: headless on {} (watching by {})",
+            opts.paths.state_dir.display(),
+            engine.watching_by()
+        ),
+    }
     {
         let tx = engine.tx.clone();
         // A plain thread: blocking stdin must not hold up shutdown.

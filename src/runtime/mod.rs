@@ -44,6 +44,8 @@ pub struct Options {
     pub port: u16,
     pub notify: bool,
     pub force_poll: bool,
+    /// Attach to this gateway over WebSocket instead of the state files.
+    pub remote: Option<crate::operator::Remote>,
 }
 
 /// The source, watcher, loaders, effect executor and gateway task around one `State`.
@@ -94,7 +96,13 @@ impl Engine {
     /// Starts the watcher and loaders on the state files of `opts.paths` and
     /// asks for the first reads. Needs a tokio runtime.
     pub fn start(opts: &Options, clipboard: Box<dyn Clipboard>, output: Box<dyn Output>) -> Engine {
-        let source: Arc<dyn Source> = Arc::new(FileSource::new(&opts.paths, &opts.bind, opts.port));
+        let source: Arc<dyn Source> = if let Some(r) = &opts.remote {
+            Arc::new(source::gateway::GatewaySource::start(r.clone()))
+        } else if crate::statedb::Generation::detect(&opts.paths.state_dir).is_sqlite() {
+            Arc::new(source::sqlite::SqliteSource::new(&opts.paths))
+        } else {
+            Arc::new(FileSource::new(&opts.paths, &opts.bind, opts.port))
+        };
         Engine::with_source(opts, source, clipboard, output)
     }
 
@@ -127,12 +135,15 @@ impl Engine {
             Msg::DevicesLoaded,
         ));
         let watch = {
-            let (dn, vn) = (dm_reload.clone(), dev_reload.clone());
+            let (dn, vn, stx) = (dm_reload.clone(), dev_reload.clone(), tx.clone());
             source.watch(
                 opts.force_poll,
                 Box::new(move |c| match c {
                     Changed::Dm => dn.notify_one(),
                     Changed::Devices => vn.notify_one(),
+                    Changed::Remote(st) => {
+                        let _ = stx.send(Msg::Remote(st));
+                    }
                 }),
             )
         };
@@ -164,7 +175,13 @@ impl Engine {
                 let _ = done_tx.send(());
             }));
         }
-        let state = State::new(source.info().location, now_ms());
+        let info = source.info();
+        let mut state = State::new(info.location, now_ms());
+        state.dm_cap_per_account = info.kind.dm_cap_per_account();
+        if let source::SourceKind::Sqlite { .. } = info.kind {
+            // OpenClaw 2026.9's gateway owns the devices there; clawpair's does not start.
+            state.gateway = crate::app::rows::GatewayStatus::OpenClawOwns;
+        }
         Engine {
             state,
             tx,

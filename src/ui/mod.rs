@@ -73,6 +73,7 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         },
         GatewayStatus::PortBusy { addr, .. } => format!("gateway {addr} PORT BUSY"),
         GatewayStatus::Stopped => "gateway stopped".to_string(),
+        GatewayStatus::OpenClawOwns => "devices: OpenClaw's gateway (openclaw gateway)".to_string(),
     };
     let online = s.online.len();
     let err = s
@@ -82,6 +83,9 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         .or(s.devices_error.as_ref())
         .map(|e| format!("⚠ {} │ ", crate::sanitize::for_terminal(e)))
         .unwrap_or_default();
+    if let Some(r) = &s.remote {
+        return remote_status_line(f, area, s, r, &err, t);
+    }
     let dir = crate::sanitize::for_terminal(&s.state_dir);
     let (dm, dev, paired, allow) = (
         s.live_dm_count(),
@@ -107,6 +111,35 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     };
     let line = Line::from(fit(&text, area.width as usize));
     f.render_widget(Paragraph::new(line).style(t.status), area);
+}
+
+/// The status line of a console attached to a gateway: what it is attached
+/// to, where the connection stands, what it may do, then the counts.
+fn remote_status_line(
+    f: &mut Frame,
+    area: Rect,
+    s: &State,
+    r: &crate::app::rows::RemoteStatus,
+    err: &str,
+    t: &Theme,
+) {
+    let remote = crate::sanitize::for_terminal(&r.line());
+    let err = if r.is_connected() { err } else { "" };
+    let counts = format!(
+        "DM {} · devices {} · paired {}",
+        s.live_dm_count(),
+        s.live_device_count(),
+        s.paired.len()
+    );
+    let text = format!(" {err}{remote} │ {counts}");
+    let style = match r.state {
+        crate::app::rows::RemoteState::Connected => t.status,
+        _ => t.status.patch(t.warn),
+    };
+    f.render_widget(
+        Paragraph::new(Line::from(fit(&text, area.width as usize))).style(style),
+        area,
+    );
 }
 
 fn message_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {

@@ -99,8 +99,16 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let title_extra = format!(" ({})", s.live_dm_count());
     let blk = block(Pane::Dm, s, &title_extra, t);
     if visible.is_empty() {
-        let text = empty_text(s, "No pending DM pairing requests");
-        f.render_widget(Paragraph::new(Line::styled(text, t.dim)).block(blk), area);
+        let (text, style) = match &s.dm_unavailable {
+            Some(why) if s.filter.is_empty() => (format!("  {}", clean(why)), t.warn),
+            _ => (empty_text(s, "No pending DM pairing requests"), t.dim),
+        };
+        f.render_widget(
+            Paragraph::new(Line::styled(text, style))
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .block(blk),
+            area,
+        );
         return;
     }
     let sel_key = s.selected_key(Pane::Dm);
@@ -116,7 +124,7 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         let r = &row.item;
         let g = (r.channel.clone(), r.account_label().to_string());
         if group.as_ref() != Some(&g) {
-            let used = s.dm_pending_in_channel(&r.channel);
+            let used = s.dm_pending_in_group(&r.channel, r.account_label());
             let mut spans = vec![
                 Span::styled(format!("{} · {}", clean(&g.0), clean(&g.1)), t.header),
                 Span::styled(format!("  {used}/{DM_MAX_PENDING}"), t.header),
@@ -153,7 +161,14 @@ pub fn dm(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             Span::styled(fit(&name, name_w), style),
             Span::raw(" "),
             Span::styled(
-                fit(&clean(&r.code), 8),
+                fit(
+                    &if r.code.is_empty() {
+                        "-".to_string()
+                    } else {
+                        clean(&r.code)
+                    },
+                    8,
+                ),
                 if row.status.is_gone() { t.gone } else { t.code },
             ),
             Span::raw(" "),
@@ -230,6 +245,8 @@ pub fn devices(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         ];
         spans.push(if row.status.is_gone() {
             Span::raw(fit("", 6))
+        } else if r.surface.is_some() {
+            Span::styled(fit(" caps", 6), t.warn)
         } else {
             countdown_span(r.remaining_ms(s.now_ms), DEVICE_SOON_MS, t)
         });
@@ -257,12 +274,21 @@ pub fn devices(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
             (None, Some(m)) => format!("-/{}", clean(m)),
             (None, None) => "-".into(),
         };
-        let mut detail = format!(
-            "    {kind} · {client} · asks {} [{}]",
-            list(&r.roles),
-            list(&r.scopes)
-        );
-        if let Some(p) = paired {
+        let mut detail = match &r.surface {
+            Some(sf) => format!(
+                "    capabilities · {client} · caps [{}] · {} commands [{}] · approve needs [{}]",
+                list(&sf.caps),
+                sf.commands.len(),
+                list(&sf.commands),
+                list(&sf.required_scopes)
+            ),
+            None => format!(
+                "    {kind} · {client} · asks {} [{}]",
+                list(&r.roles),
+                list(&r.scopes)
+            ),
+        };
+        if let (Some(p), None) = (paired, &r.surface) {
             detail.push_str(&format!(" · has {} [{}]", list(&p.roles), list(&p.scopes)));
         }
         if let Some(ip) = &r.remote_ip {
@@ -368,7 +394,9 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         if row.status != RowStatus::Live {
             spans.push(status_span(row, Pane::Paired, 19, t));
         } else {
-            if online_word {
+            // A pending capability surface takes the place of the online
+            // word (the ●/○ marker still says it) and of the fingerprint.
+            if online_word && p.pending_surface.is_none() {
                 spans.push(Span::styled(
                     fit(
                         if online {
@@ -383,7 +411,19 @@ pub fn paired(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
                     if online { t.online } else { t.dim },
                 ));
             }
-            spans.push(Span::styled(short_fingerprint(&p.device_id), t.dim));
+            if let Some(surface) = &p.pending_surface {
+                // OpenClaw 2026.9: the node's capabilities wait for their own
+                // approval; that (not the fingerprint) is what the row needs to say.
+                // It also takes the last-used column (a node asking just connected).
+                spans.truncate(spans.len() - 2);
+                let used: usize = spans.iter().map(|s| s.width()).sum();
+                spans.push(Span::styled(
+                    surface.summary(w.saturating_sub(used)),
+                    t.warn,
+                ));
+            } else {
+                spans.push(Span::styled(short_fingerprint(&p.device_id), t.dim));
+            }
         }
         let mut line = Line::from(spans);
         if selected && s.focus == Pane::Paired {

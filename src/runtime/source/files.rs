@@ -109,6 +109,7 @@ impl FileSource {
                     created_at_ms: r.created_at_ms,
                     last_seen_at_ms: r.last_seen_at_ms,
                     meta: r.meta,
+                    request_id: None,
                 })),
                 Err(e) => snap.errors.push(e.to_string()),
             }
@@ -216,6 +217,9 @@ impl FileSource {
             Act::ApproveDevice { request_id } => self.approve_device(request_id, now_ms),
             Act::RejectDevice { request_id } => self.reject_device(request_id, now_ms),
             Act::RemoveDevice { device_id } => self.remove_device(device_id, now_ms),
+            Act::ApproveNode { .. } | Act::RejectNode { .. } => Err(ActionError::Failed(
+                "node capability surfaces are decided through an OpenClaw 2026.9 gateway (clawpair --url)".into(),
+            )),
         }
     }
 }
@@ -241,6 +245,7 @@ pub fn device_request(p: model::PendingRequest) -> DeviceRequest {
         remote_ip: p.remote_ip,
         is_repair: p.is_repair,
         ts: p.ts,
+        surface: None,
     }
 }
 
@@ -282,6 +287,7 @@ pub fn paired_device(p: model::PairedDevice) -> PairedDevice {
         active_roles,
         last_used_ms: last_used,
         approved_at_ms: p.approved_at_ms,
+        pending_surface: None,
     }
 }
 

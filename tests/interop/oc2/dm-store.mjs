@@ -15,6 +15,8 @@
 //   --plugins     load OpenClaw's plugin registry from the state dir's openclaw.json first (as the
 //                 `openclaw pairing` CLI does), so the channel's allow-list normaliser applies;
 //                 without it no channel plugin is loaded (like the CLI with an empty config).
+//   --announce    write `calling` (own line) to stderr right before the store function is called,
+//                 so a test can tell that the module is loaded and the call (and its lock) is next.
 //   --oc-dir DIR  the installed `node_modules/openclaw` package (else $OPENCLAW_PKG_DIR, else
 //                 <cache>/openclaw-2026.2.26/node_modules/openclaw where <cache> is
 //                 $CLAWPAIR_OPENCLAW_CACHE, else derived from this node binary's location
@@ -52,7 +54,7 @@ const USAGE = `usage: dm-store.mjs <upsert|list|approve|allow-read|allow-add|all
   allow-remove <channel> <entry> [--account A]
   hold-lock <channel> <ms> [--allow] [--account A] [--no-ensure]
   where
-options: --plugins, --oc-dir DIR`;
+options: --plugins, --announce, --oc-dir DIR`;
 
 // The store's own lock options in 2026.2.26 (PAIRING_STORE_LOCK_OPTIONS; not exported).
 const STORE_LOCK_OPTIONS = {
@@ -67,7 +69,7 @@ function die(msg, code = 1) {
 
 function parseArgs(argv) {
   const pos = [];
-  const opt = { account: undefined, meta: undefined, plugins: false, ocDir: undefined, allow: false, ensure: true };
+  const opt = { account: undefined, meta: undefined, plugins: false, ocDir: undefined, allow: false, ensure: true, announce: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -80,6 +82,7 @@ function parseArgs(argv) {
     else if (a.startsWith("--meta=")) opt.meta = a.slice(7);
     else if (a === "--oc-dir") opt.ocDir = val();
     else if (a === "--plugins") opt.plugins = true;
+    else if (a === "--announce") opt.announce = true;
     else if (a === "--allow") opt.allow = true;
     else if (a === "--no-ensure") opt.ensure = false;
     else if (a === "--") pos.push(...argv.slice(i + 1)), (i = argv.length);
@@ -251,6 +254,9 @@ async function main() {
 
   const env = process.env;
   const account = opt.account;
+  const announce = () => {
+    if (opt.announce) fs.writeSync(2, "calling\n");
+  };
 
   switch (cmd) {
     case "where": {
@@ -269,21 +275,25 @@ async function main() {
         }
       }
       // Channels always pass an account id; "" means default inside the store.
+      announce();
       print(await store.upsertChannelPairingRequest({ channel: pos[0], id: pos[1], accountId: account ?? "", meta, env }));
       return;
     }
     case "list": {
       need(pos, 1, "<channel>");
+      announce();
       print(await store.listChannelPairingRequests(pos[0], env, account));
       return;
     }
     case "approve": {
       need(pos, 2, "<channel> <code>");
+      announce();
       print(await store.approveChannelPairingCode({ channel: pos[0], code: pos[1], accountId: account, env }));
       return;
     }
     case "allow-read": {
       need(pos, 1, "<channel>");
+      announce();
       print(await store.readChannelAllowFromStore(pos[0], env, account ?? ""));
       return;
     }
@@ -291,6 +301,7 @@ async function main() {
     case "allow-remove": {
       need(pos, 2, "<channel> <entry>");
       const fn = cmd === "allow-add" ? store.addChannelAllowFromStoreEntry : store.removeChannelAllowFromStoreEntry;
+      announce();
       print(await fn({ channel: pos[0], entry: pos[1], accountId: account, env }));
       return;
     }
