@@ -11,7 +11,7 @@ runs=${1:-10000000}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(frame signature setup_code pairing_file allow_file pending_file paired_file lock_file config_file)
+  targets=(frame signature setup_code pairing_file allow_file pending_file paired_file lock_file config_file operator_frame)
 fi
 san=${SANITIZER:-address}
 mkdir -p fuzz/logs

@@ -39,6 +39,22 @@ for line in open(os.path.join(FIX, "devices", "handshake-transcript.jsonl")):
         frame = rec["frame"]
         add("frame", frame if isinstance(frame, str) else json.dumps(frame))
 
+# Frames a gateway sent (both generations): what the operator client parses.
+for t in [os.path.join(FIX, "devices", "handshake-transcript.jsonl"),
+          os.path.join(FIX, "openclaw-2026.9", "transcript-v4.jsonl")]:
+    for line in open(t):
+        rec = json.loads(line)
+        if rec.get("dir") == "server->client" and isinstance(rec.get("frame"), (dict, str)):
+            frame = rec["frame"]
+            data = frame if isinstance(frame, str) else json.dumps(frame)
+            if len(data) <= 64 * 1024:
+                add("operator_frame", data)
+for p in files("openclaw-2026.9/rpc/*.json"):
+    doc = json.load(open(p))
+    for r in doc.get("responses", []) if isinstance(doc, dict) else []:
+        add("operator_frame", json.dumps({"type": "res", "id": "1", "ok": r.get("ok", True),
+                                          "payload": r.get("payload"), "error": r.get("error")}))
+
 # Signature inputs: the signed fields, the key and the signature, one per line.
 for v in json.load(open(os.path.join(FIX, "devices", "signature-vectors.json")))["vectors"]:
     parts = v["payloadV3"].split("|")[1:]

@@ -130,5 +130,6 @@ warm_openclaw() { # <version> <ready line>
 }
 
 warm_openclaw "$OC_OLD" "[gateway] listening on ws://"
+warm_openclaw "$OC_NEW" "[gateway] ready"
 
 echo "$cache"

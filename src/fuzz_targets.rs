@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("paired_file", paired_file),
     ("lock_file", lock_file),
     ("config_file", config_file),
+    ("operator_frame", operator_frame),
 ];
 
 /// One WebSocket text frame as the gateway receives it: the request envelope,
@@ -259,4 +260,48 @@ pub fn config_file(data: &[u8]) {
     let _ = crate::dm::normalize::enabled_channels(&cfg);
     let _ = cfg.get_str("gateway.auth.token");
     let _ = cfg.get_str("gateway.port");
+}
+
+/// One text frame as the operator client receives it from a gateway: the
+/// envelope, then whatever the client does with a payload of that kind
+/// (`hello-ok`, the error classification, the rows of `device.pair.list`,
+/// `node.pair.list` and `channels.pairing.list`, a `node.pair.requested`
+/// event). Every kept string stays within its bound.
+pub fn operator_frame(data: &[u8]) {
+    use crate::operator::{api, link, session, wire};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (payload, error) = match wire::parse_incoming(text) {
+        Err(_) => return,
+        Ok(wire::Incoming::Res {
+            id, payload, error, ..
+        }) => {
+            assert!(!id.is_empty() && id.len() <= wire::MAX_NAME);
+            (payload, error)
+        }
+        Ok(wire::Incoming::Event { event, payload, .. }) => {
+            assert!(!event.is_empty() && event.len() <= wire::MAX_NAME);
+            (payload, None)
+        }
+    };
+    if let Some(h) = wire::Hello::parse(&payload) {
+        assert!((1_000..=600_000).contains(&h.tick_interval_ms));
+        assert!(h.methods.len() <= wire::MAX_FEATURES);
+        let _ = h.server_label();
+    }
+    if let Some(e) = error {
+        assert!(e.message.len() <= wire::MAX_MESSAGE_TEXT && e.code.len() <= wire::MAX_NAME);
+        let url = crate::operator::GatewayUrl::parse("ws://127.0.0.1:18789").expect("url");
+        let spec =
+            session::ConnectSpec::operator(url.clone(), Default::default(), api::console_scopes());
+        let c = link::classify(&session::ConnectError::Refused(e), &spec);
+        let _ = link::explain(&c.state, &url);
+    }
+    let snap = api::device_snapshot(&payload, Some(&payload));
+    for r in &snap.pending {
+        assert!(r.request_id.len() <= 1024 && r.roles.len() <= 257 && r.scopes.len() <= 256);
+    }
+    let _ = api::dm_snapshot(&payload);
+    let _ = api::surface_request(&payload);
 }

@@ -19,11 +19,13 @@ pub mod lock;
 pub mod logfile;
 pub mod node;
 pub mod openclaw_config;
+pub mod operator;
 pub mod paths;
 pub mod qr;
 pub mod runtime;
 pub mod sanitize;
 pub mod secret;
+pub mod statedb;
 pub mod ui;
 
 /// The recorded fixtures in `tests/fixtures/`, for unit tests.

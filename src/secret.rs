@@ -28,6 +28,12 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
     bool::from(da.as_slice().ct_eq(db.as_slice()))
 }
 
+/// Constant-time comparison of two SHA-256 digests of secrets (what a
+/// gateway session keeps of its device token).
+pub fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    bool::from(a.as_slice().ct_eq(b.as_slice()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ fn dm(channel: &str, id: &str, code: &str, age_s: i64, meta: &[(&str, &str)]) ->
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        request_id: None,
     }
 }
 
@@ -45,6 +46,7 @@ fn dev(rid: &str, device_id: &str, name: &str, age_s: i64) -> DeviceRequest {
         remote_ip: Some("192.168.1.20".into()),
         is_repair: false,
         ts: NOW - age_s * 1000,
+        surface: None,
     }
 }
 
@@ -60,6 +62,7 @@ fn paired(device_id: &str, name: &str, roles: &[&str], scopes: &[&str]) -> Paire
         active_roles: roles.iter().map(|s| s.to_string()).collect(),
         last_used_ms: Some(NOW - 600_000),
         approved_at_ms: NOW - 86_400_000,
+        pending_surface: None,
     }
 }
 
@@ -184,7 +187,8 @@ fn approve_runs_one_effect_and_success_removes_the_row() {
                 channel: "telegram".into(),
                 account: None,
                 id: "1".into(),
-                code: "AAAA1111".into()
+                code: "AAAA1111".into(),
+                request_id: None,
             })
         }]
     );
@@ -1291,11 +1295,11 @@ fn the_cap_warning_counts_per_account_on_2026_9_state() {
         r.account = Some(acc.to_string());
         reqs.push(r);
     }
+    s.dm_cap = DmCap::PerAccount;
     update(
         &mut s,
         Msg::DmLoaded(Ok(DmSnapshot {
             requests: reqs,
-            cap: DmCap::PerAccount,
             ..Default::default()
         })),
     );

@@ -193,12 +193,13 @@ fn headless_keeps_watching_files_when_the_port_is_busy() {
     let mut headless = Kill(
         Command::new(BIN)
             .args(["--state-dir", sp, "--headless", "--port", &port])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
+    let mut stdin = headless.0.stdin.take().unwrap();
     let (tx, rx) = mpsc::channel();
     let stdout = headless.0.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -227,6 +228,18 @@ fn headless_keeps_watching_files_when_the_port_is_busy() {
         .unwrap();
     let ev = next_event(&rx, "dm_request.created", &mut seen);
     assert_eq!(ev["channel"], "signal");
+    // No setup code while the port is another gateway's: why, and what instead.
+    use std::io::Write;
+    writeln!(stdin, "setup-code").unwrap();
+    stdin.flush().unwrap();
+    let ev = next_event(&rx, "setup_code.refused", &mut seen);
+    let why = ev["reason"].as_str().unwrap();
+    assert!(why.starts_with("PORT BUSY"), "{why}");
+    assert!(
+        why.contains("openclaw qr") && why.contains("clawpair --url ws://"),
+        "{why}"
+    );
+    assert!(!state.path().join("clawpair-setup-tokens.json").exists());
     unsafe {
         libc::kill(headless.0.id() as i32, libc::SIGINT);
     }

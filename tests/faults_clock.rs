@@ -203,6 +203,7 @@ fn dm_row(created: i64) -> DmRequest {
         created_at_ms: Some(created),
         last_seen_at_ms: Some(created),
         meta: vec![],
+        request_id: None,
     }
 }
 
@@ -219,6 +220,7 @@ fn dev_row(ts: i64) -> DeviceRequest {
         remote_ip: None,
         is_repair: false,
         ts,
+        surface: None,
     }
 }
 

@@ -265,14 +265,37 @@ fn join_pending_approve_via_cli_then_reject_and_reuse() {
 }
 
 #[test]
-fn setup_code_output_and_loopback_warning() {
+fn setup_code_only_while_a_gateway_listens_in_both_formats() {
     let dir = tempfile::tempdir().unwrap();
     let s = dir.path().to_str().unwrap();
+    // Nothing listens for this state dir: no code, and why.
     let (ok, out, err) = run(&["--state-dir", s, "setup-code"]);
-    assert!(ok);
-    assert!(err.contains("warning"), "{err}");
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(err.contains("no clawpair gateway is listening"), "{err}");
+    assert!(!dir.path().join("clawpair-setup-tokens.json").exists());
+
+    let port = free_port();
+    let port_s = port.to_string();
+    let mut gw = Proc::spawn(&["--state-dir", s, "gateway", "--port", &port_s]);
+    gw.expect("listening on ws://", 20);
+    // The URL and port come from the gateway that listens; loopback is warned about.
+    let (ok, out, err) = run(&["--state-dir", s, "setup-code"]);
+    assert!(ok, "{err}");
+    assert!(err.contains("only bound to loopback"), "{err}");
     assert!(out.contains("Setup code: ey"));
-    assert!(out.contains("Gateway: ws://127.0.0.1:18789"));
+    assert!(
+        out.contains(&format!("Gateway: ws://127.0.0.1:{port}")),
+        "{out}"
+    );
+    assert!(out.contains("openclaw node run --pair ey"), "{out}");
+    let code = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Setup code: "))
+        .unwrap();
+    let p = clawpair::gateway::setup::decode(code).unwrap();
+    assert!(p.bootstrap_token.is_some() && p.token.is_none(), "{p:?}");
+    assert!(p.expires_at_ms.unwrap() > clawpair::clock::now_ms());
+    // 2026.9 codes keep an explicit URL's path; cleartext to a LAN host is warned about.
     let (ok, out, _) = run(&[
         "--state-dir",
         s,
@@ -283,13 +306,47 @@ fn setup_code_output_and_loopback_warning() {
     ]);
     assert!(ok);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["gatewayUrl"], "wss://gw.example.ts.net");
+    assert_eq!(v["gatewayUrl"], "wss://gw.example.ts.net/some/path");
+    assert_eq!(v["format"], "2026.9");
+    let (ok, _, err) = run(&[
+        "--state-dir",
+        s,
+        "setup-code",
+        "--url",
+        "ws://192.168.77.1:1",
+    ]);
+    assert!(ok && err.contains("phone apps refuse it"), "{err}");
+    // The 2026.2.26 form for older nodes, and the oc-pair:// form.
+    let (ok, out, _) = run(&["--state-dir", s, "setup-code", "--legacy", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["format"], "2026.2.26");
+    let p = clawpair::gateway::setup::decode(v["setupCode"].as_str().unwrap()).unwrap();
+    assert!(p.token.is_some() && p.bootstrap_token.is_none() && p.expires_at_ms.is_none());
+    let (ok, out, _) = run(&["--state-dir", s, "setup-code", "--oc-pair", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["setupCode"].as_str().unwrap().starts_with("oc-pair://ey"));
     let file = dir.path().join("clawpair-setup-tokens.json");
     let meta = std::fs::metadata(&file).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // A port that is not the listening gateway's is refused.
+    let (ok, _, err) = run(&["--state-dir", s, "setup-code", "--port", "1"]);
+    assert!(
+        !ok && err.contains(&format!("listens on port {port}")),
+        "{err}"
+    );
     let (ok, _, err) = run(&["--state-dir", s, "setup-code", "--ttl", "soon"]);
     assert!(!ok && err.contains("--ttl"));
+    // Once the gateway stops, no more codes.
+    let _ = gw.child.kill();
+    let _ = gw.child.wait();
+    let (ok, _, err) = run(&["--state-dir", s, "setup-code"]);
+    assert!(
+        !ok && err.contains("no clawpair gateway is listening"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -101,12 +101,12 @@ async fn auth_failures_match_openclaw() {
         "unauthorized: gateway token missing (provide gateway auth token)"
     );
     assert_eq!(e["details"]["code"], "AUTH_TOKEN_MISSING");
-    // Protocol mismatch closes with 1002.
+    // An offer with neither 3 nor 4: 2026.9.6's mismatch answer, close 1002.
     opts = ConnectOptions::cli_operator(TOKEN);
     let (mut ws, nonce) = client::open(&gw.url).await.unwrap();
     let mut p = opts.params(None, &nonce, now());
-    p["minProtocol"] = json!(4);
-    p["maxProtocol"] = json!(5);
+    p["minProtocol"] = json!(5);
+    p["maxProtocol"] = json!(6);
     ws.send(Message::text(
         json!({"type":"req","id":"1","method":"connect","params":p}).to_string(),
     ))
@@ -114,7 +114,11 @@ async fn auth_failures_match_openclaw() {
     .unwrap();
     let v = next_json(&mut ws, 2000).await.unwrap();
     assert_eq!(v["error"]["message"], "protocol mismatch");
-    assert_eq!(v["error"]["details"], json!({"expectedProtocol": 3}));
+    assert_eq!(
+        v["error"]["details"],
+        json!({"code": "PROTOCOL_MISMATCH", "clientMinProtocol": 5, "clientMaxProtocol": 6,
+               "expectedProtocol": 4, "minimumProbeProtocol": 3})
+    );
     assert_eq!(
         read_close(&mut ws, 2000).await.unwrap(),
         (1002, "protocol mismatch".into())

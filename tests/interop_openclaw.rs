@@ -1219,3 +1219,463 @@ mod v2026_2_26 {
         }
     }
 }
+
+/// OpenClaw 2026.9.6 on its SQLite state (docs/interop/openclaw-2026.9.6.md §3, §9): the
+/// state lives in `state/openclaw.sqlite`; clawpair reads it and makes DM decisions with
+/// exactly the rows OpenClaw's own CLI and store leave.
+mod v2026_9_6 {
+    use super::*;
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    const V: &str = "2026.9.6";
+    /// 2027-01-15T08:00:00.000Z: every OpenClaw and clawpair process runs on a frozen clock.
+    const T0: i64 = 1_800_000_000_000;
+
+    const CONFIG: &str = r#"{
+  "commands": { "ownerAllowFrom": ["telegram:999"] },
+  "update": { "checkOnStart": false },
+  "discovery": { "mdns": { "mode": "off" } },
+  "models": { "catalogRefresh": { "enabled": false } },
+  "channels": { "telegram": { "accounts": {
+    "default": { "enabled": false, "botToken": "100000001:fake-token-a", "dmPolicy": "pairing" },
+    "work":    { "enabled": false, "botToken": "100000002:fake-token-b", "dmPolicy": "pairing" } } } }
+}
+"#;
+
+    /// `cmd` (an OpenClaw or driver process) with its JavaScript clock frozen at `ms`.
+    fn frozen(mut cmd: Command, ms: i64) -> Command {
+        let preload = drivers_dir().join("freeze-clock.mjs");
+        cmd.env("NODE_OPTIONS", format!("--import {}", preload.display()))
+            .env("OPENCLAW_TEST_NOW_MS", ms.to_string());
+        cmd
+    }
+
+    fn store(s: &Scenario, st: &Path, args: &[&str]) -> Command {
+        let mut c = s.driver(st, "oc9/dm-store.mjs", args);
+        c.env("OPENCLAW_PKG", &s.oc.package);
+        c
+    }
+
+    fn at(mut cmd: Command, ms: i64) -> Command {
+        cmd.env("CLAWPAIR_NOW", ms.to_string());
+        cmd
+    }
+
+    fn dump(s: &Scenario, label: &str, st: &Path, extra: &[&str]) -> String {
+        let mut c = Command::new("python3");
+        c.arg(drivers_dir().join("oc9/dump.py")).arg(st).args(extra);
+        s.run_ok(label, c, DRIVER).stdout.clone()
+    }
+
+    fn copy(from: &Path, to: &Path) {
+        let ok = Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cp -a {} {}", from.display(), to.display());
+    }
+
+    fn files(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).unwrap().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                }
+                out.push(e.path().strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// A state dir warmed by one OpenClaw CLI run (its first writes bookkeeping rows that
+    /// embed paths and inodes, §3.3), with rows made by OpenClaw's own store: telegram `111`
+    /// (T0), `222`/work (T0+1), discord `555` (T0+3), allow telegram `900`, `tg:901`, work
+    /// `910`, discord `920`, then `666` (T0+3 000 000) and `777`/work (T0+3 000 001).
+    /// Returns the dir and the codes of 666 and 777.
+    fn base(s: &Scenario) -> (PathBuf, String, String) {
+        let st = s.mkdir("base");
+        std::fs::write(st.join("openclaw.json"), CONFIG).unwrap();
+        s.run_ok(
+            "oc-warm-list",
+            frozen(s.oc(&st, &["pairing", "list", "telegram", "--json"]), T0),
+            OC_CLI,
+        );
+        let up = |label: &str, ms: i64, args: &[&str]| {
+            s.run_ok(label, frozen(store(s, &st, args), ms), DRIVER)
+                .json()
+        };
+        up(
+            "up-111",
+            T0,
+            &[
+                "upsert",
+                "telegram",
+                "111",
+                "--meta",
+                r#"{"username":"alice","firstName":"Alice"}"#,
+            ],
+        );
+        up(
+            "up-222",
+            T0 + 1,
+            &["upsert", "telegram", "222", "--account", "work"],
+        );
+        up("up-555", T0 + 3, &["upsert", "discord", "555"]);
+        up("allow-900", T0 + 4, &["allow-add", "telegram", "900"]);
+        up("allow-901", T0 + 5, &["allow-add", "telegram", "tg:901"]);
+        up(
+            "allow-910",
+            T0 + 6,
+            &["allow-add", "telegram", "910", "--account", "work"],
+        );
+        up("allow-920", T0 + 7, &["allow-add", "discord", "920"]);
+        let a = up(
+            "up-666",
+            T0 + 3_000_000,
+            &[
+                "upsert",
+                "telegram",
+                "666",
+                "--meta",
+                r#"{"username":"fay"}"#,
+            ],
+        );
+        let b = up(
+            "up-777",
+            T0 + 3_000_001,
+            &["upsert", "telegram", "777", "--account", "work"],
+        );
+        (
+            st,
+            a["code"].as_str().unwrap().to_string(),
+            b["code"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Scenario 5: requests made by OpenClaw's store are what `clawpair pairing list` lists;
+    /// twins of one state dir, one approved by the real `openclaw pairing approve` and the
+    /// other by `clawpair pairing approve` at the same instant (two rounds: expired requests of
+    /// every account pruned, a lower-case code restricted to an account), dump identically;
+    /// OpenClaw's `pairing list` and allow-list reader agree with clawpair; the real `openclaw
+    /// doctor` reports the same on both twins; no file of clawpair's is left; OpenClaw's store
+    /// dismiss and `clawpair pairing reject` leave identical whole databases.
+    #[test]
+    fn s5_sqlite_dm_twins() {
+        let Some(s) = begin("v2026_9_6::s5_sqlite_dm_twins", V, &[]) else {
+            return;
+        };
+        let (base, code666, code777) = base(&s);
+        s.step("base state: warmed, 6 requests and 4 allow entries by OpenClaw's store");
+
+        let listed = s
+            .run_ok(
+                "cp-list",
+                at(
+                    s.clawpair(&base, &["pairing", "list", "telegram", "--json"]),
+                    T0 + 3_000_002,
+                ),
+                CLAWPAIR,
+            )
+            .json();
+        let ids: Vec<&str> = listed["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec!["111", "222", "666", "777"]);
+        s.step("clawpair lists OpenClaw's requests");
+
+        let (a, b) = (s.dir().join("A"), s.dir().join("B"));
+        copy(&base, &a);
+        copy(&base, &b);
+        let before_b = files(&b);
+        let dm_tables = ["--exclude", "schema_meta"];
+        // Round 1 at T1: 111, 222 (and discord's 555, another channel) are expired.
+        let t1 = T0 + 3_600_005;
+        let out = s.run_ok(
+            "oc-approve-666",
+            frozen(s.oc(&a, &["pairing", "approve", "telegram", &code666]), t1),
+            OC_CLI,
+        );
+        assert!(
+            out.stdout.contains("Approved telegram sender 666."),
+            "{}",
+            out.stdout
+        );
+        let out = s.run_ok(
+            "cp-approve-666",
+            at(
+                s.clawpair(&b, &["pairing", "approve", "telegram", &code666]),
+                t1,
+            ),
+            CLAWPAIR,
+        );
+        assert_eq!(out.stdout, "Approved telegram sender 666.\n");
+        assert_eq!(
+            dump(&s, "dump-a1", &a, &dm_tables),
+            dump(&s, "dump-b1", &b, &dm_tables),
+            "round 1: the twins differ"
+        );
+        s.step("round 1: twins identical");
+        let t2 = t1 + 1000;
+        let lower = code777.to_lowercase();
+        let args = [
+            "pairing",
+            "approve",
+            "telegram",
+            &lower,
+            "--account",
+            "work",
+        ];
+        s.run_ok("oc-approve-777", frozen(s.oc(&a, &args), t2), OC_CLI);
+        s.run_ok("cp-approve-777", at(s.clawpair(&b, &args), t2), CLAWPAIR);
+        assert_eq!(
+            dump(&s, "dump-a2", &a, &dm_tables),
+            dump(&s, "dump-b2", &b, &dm_tables),
+            "round 2: the twins differ"
+        );
+        s.step("round 2: twins identical");
+
+        let real = s
+            .run_ok(
+                "oc-list-b",
+                frozen(s.oc(&b, &["pairing", "list", "telegram", "--json"]), t2),
+                OC_CLI,
+            )
+            .json();
+        let ours = s
+            .run_ok(
+                "cp-list-b",
+                at(
+                    s.clawpair(&b, &["pairing", "list", "telegram", "--json"]),
+                    t2,
+                ),
+                CLAWPAIR,
+            )
+            .json();
+        assert_eq!(real, ours);
+        for acct in ["default", "work"] {
+            let real = s
+                .run_ok(
+                    "allow-read",
+                    frozen(
+                        store(&s, &b, &["allow-read", "telegram", "--account", acct]),
+                        t2,
+                    ),
+                    DRIVER,
+                )
+                .json();
+            let ours = s
+                .run_ok(
+                    "cp-allowlist",
+                    at(
+                        s.clawpair(
+                            &b,
+                            &[
+                                "pairing",
+                                "allowlist",
+                                "telegram",
+                                "--account",
+                                acct,
+                                "--json",
+                            ],
+                        ),
+                        t2,
+                    ),
+                    CLAWPAIR,
+                )
+                .json();
+            assert_eq!(real, ours["allowFrom"], "{acct}");
+        }
+        assert_eq!(
+            strs(
+                &s.run_ok(
+                    "allow-read-default",
+                    frozen(store(&s, &b, &["allow-read", "telegram"]), t2),
+                    DRIVER
+                )
+                .json()
+            ),
+            vec!["900", "901", "666"]
+        );
+        let extra: Vec<String> = files(&b)
+            .into_iter()
+            .filter(|f| !before_b.contains(f) && !f.starts_with("state/openclaw.sqlite"))
+            .collect();
+        assert!(extra.is_empty(), "new files in the state dir: {extra:?}");
+        s.step("OpenClaw's readers agree; no file of clawpair's");
+
+        // The real doctor on both twins at once (A and B: paths of the same length, so its
+        // boxes wrap alike): the same report, paths aside.
+        let doctor =
+            |label: &str, dir: &Path| s.spawn(label, s.oc(dir, &["doctor", "--non-interactive"]));
+        let (mut da, mut db) = (doctor("oc-doctor-a", &a), doctor("oc-doctor-b", &b));
+        let (sa, sb) = (da.wait(OC_CLI), db.wait(OC_CLI));
+        // Paths and the log labels aside.
+        let norm = |p: &Proc, dir: &Path, label: &str| {
+            p.output()
+                .replace(&dir.display().to_string(), "<state>")
+                .replace(label, "oc-doctor")
+        };
+        assert_eq!(sa.code(), sb.code());
+        assert_eq!(
+            norm(&da, &a, "oc-doctor-a"),
+            norm(&db, &b, "oc-doctor-b"),
+            "openclaw doctor differs between the twins"
+        );
+        s.step("openclaw doctor: the same on both twins");
+
+        let (c, d) = (s.dir().join("C"), s.dir().join("D"));
+        copy(&base, &c);
+        copy(&base, &d);
+        let code = code666.to_lowercase();
+        let r = s
+            .run_ok(
+                "store-dismiss",
+                frozen(
+                    store(
+                        &s,
+                        &c,
+                        &[
+                            "dismiss",
+                            "telegram",
+                            "--code",
+                            &code,
+                            "--account",
+                            "default",
+                        ],
+                    ),
+                    t1,
+                ),
+                DRIVER,
+            )
+            .json();
+        assert_eq!(r["id"], "666");
+        let out = s.run_ok(
+            "cp-reject",
+            at(
+                s.clawpair(
+                    &d,
+                    &[
+                        "pairing",
+                        "reject",
+                        "telegram",
+                        &code,
+                        "--account",
+                        "default",
+                    ],
+                ),
+                t1,
+            ),
+            CLAWPAIR,
+        );
+        assert_eq!(out.stdout, "Rejected telegram sender 666.\n");
+        assert_eq!(
+            dump(&s, "dump-c", &c, &["--all"]),
+            dump(&s, "dump-d", &d, &["--all"]),
+            "dismiss: the twins differ"
+        );
+        s.step("dismiss: whole databases identical");
+        s.pass();
+    }
+
+    /// Scenario 6: OpenClaw's store adds four senders while four `clawpair pairing approve`
+    /// processes approve four others, all at once on one database: nothing is lost.
+    #[test]
+    fn s6_sqlite_concurrent_writers() {
+        let Some(s) = begin("v2026_9_6::s6_sqlite_concurrent_writers", V, &[]) else {
+            return;
+        };
+        let st = s.mkdir("state");
+        std::fs::write(st.join("openclaw.json"), CONFIG).unwrap();
+        let mut codes = Vec::new();
+        for i in 0..4 {
+            let acct = format!("x{i}");
+            let r = s
+                .run_ok(
+                    "seed",
+                    store(
+                        &s,
+                        &st,
+                        &["upsert", "telegram", &format!("10{i}"), "--account", &acct],
+                    ),
+                    DRIVER,
+                )
+                .json();
+            codes.push((acct, r["code"].as_str().unwrap().to_string()));
+        }
+        s.step("4 requests by OpenClaw's store, one account each (the cap is per account)");
+        let mut procs = Vec::new();
+        for i in 0..4 {
+            let acct = format!("y{i}");
+            let sender = format!("20{i}");
+            procs.push(s.spawn(
+                "store-upsert",
+                store(
+                    &s,
+                    &st,
+                    &["upsert", "telegram", &sender, "--account", &acct],
+                ),
+            ));
+        }
+        for (acct, code) in &codes {
+            procs.push(s.spawn(
+                "cp-approve",
+                s.clawpair(
+                    &st,
+                    &["pairing", "approve", "telegram", code, "--account", acct],
+                ),
+            ));
+        }
+        for p in procs.iter_mut() {
+            p.wait_ok(OC_CLI);
+        }
+        s.step("4 OpenClaw upserts and 4 clawpair approvals at once");
+        let listed = s
+            .run_ok(
+                "cp-list",
+                s.clawpair(&st, &["pairing", "list", "telegram", "--json"]),
+                CLAWPAIR,
+            )
+            .json();
+        let ids: BTreeSet<String> = listed["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            ids,
+            ["200", "201", "202", "203"]
+                .iter()
+                .map(|x| x.to_string())
+                .collect(),
+            "OpenClaw's requests survived"
+        );
+        for i in 0..4 {
+            let acct = format!("x{i}");
+            let real = s
+                .run_ok(
+                    "allow-read",
+                    store(&s, &st, &["allow-read", "telegram", "--account", &acct]),
+                    DRIVER,
+                )
+                .json();
+            assert_eq!(
+                strs(&real),
+                vec![format!("10{i}")],
+                "{acct}: clawpair's approval survived"
+            );
+        }
+        s.step("nothing lost");
+        s.pass();
+    }
+}

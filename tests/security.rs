@@ -9,7 +9,9 @@
 //!   `node_pairing_flow_with_events_and_device_token`);
 //! * no token or code in any log line at any level (`no_secret_in_any_log_line`
 //!   for headless, CLI and `join`; `no_secret_in_the_console_log_file` for the
-//!   terminal console's `$CLAWPAIR_LOG_FILE`);
+//!   terminal console's `$CLAWPAIR_LOG_FILE`; `no_secret_in_remote_mode_logs`
+//!   for `--url` with `--token`, `--token-file`, `$OPENCLAW_GATEWAY_TOKEN`,
+//!   `--password` and the device token stored in clawpair's config dir);
 //! * files 0600 and created directories 0700 after every kind of write, also
 //!   when the file existed with a looser mode (`every_write_*`, `existing_*`).
 
@@ -397,7 +399,7 @@ fn drain(rx: &mpsc::Receiver<String>, kept: &mut Vec<String>) {
 }
 
 fn setup_token_of(code: &str) -> String {
-    setup::decode(code).unwrap().token.unwrap()
+    setup::decode(code).unwrap().secret().unwrap().to_string()
 }
 
 fn spawn_join(node: &Path, code: &str, log: &Path) -> (support::Kill, mpsc::Receiver<String>) {
@@ -491,10 +493,14 @@ fn no_secret_in_any_log_line() {
         dm_codes.push(code);
     }
 
-    // Setup codes: one from the CLI, one asked of the headless console.
-    let v: Value =
-        serde_json::from_str(&out.run(state, &["setup-code", "--port", &port, "--json"], true))
-            .unwrap();
+    // Setup codes: one from the CLI (2026.2.26 form: its node keeps
+    // presenting it after a rotation), one asked of the headless console.
+    let v: Value = serde_json::from_str(&out.run(
+        state,
+        &["setup-code", "--port", &port, "--json", "--legacy"],
+        true,
+    ))
+    .unwrap();
     let setup_code = v["setupCode"].as_str().unwrap().to_string();
     writeln!(stdin, "setup-code").unwrap();
     stdin.flush().unwrap();
@@ -1042,7 +1048,7 @@ fn no_secret_in_the_console_log_file() {
     let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     for run in text.split(|c: char| !b64url(c)).filter(|r| r.len() >= 43) {
         // A whole setup code (base64url JSON holding the token)…
-        if let Some(t) = setup::decode(run).and_then(|p| p.token) {
+        if let Some(t) = setup::decode(run).and_then(|p| p.secret().map(str::to_string)) {
             let h = clawpair::gateway::crypto::sha256_hex(&t);
             assert!(!stored.contains(&h), "a setup code in the console log");
         }
@@ -1051,5 +1057,169 @@ fn no_secret_in_the_console_log_file() {
             let h = clawpair::gateway::crypto::sha256_hex(&run[i..i + 43]);
             assert!(!stored.contains(&h), "a setup token in the console log");
         }
+    }
+}
+
+// ------------------------------------------------------------ remote mode
+
+/// The operator client's secrets — the shared token given with `--token`, in
+/// `--token-file` or `$OPENCLAW_GATEWAY_TOKEN`, a password, and the device
+/// token issued to clawpair's own identity and stored in its config dir —
+/// appear in no log line, no event and no output (whole or by their first 16
+/// characters), at `CLAWPAIR_LOG=trace`; the config dir is 0700, its files 0600.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_in_remote_mode_logs() {
+    let gw = gateway(cfg()).await;
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let xdg = cfg_dir.path().to_path_buf();
+    let token_file = xdg.join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let url = gw.url.clone();
+    let mut logs: Vec<String> = Vec::new();
+    let run = |args: Vec<String>, env: Vec<(&'static str, String)>| {
+        let xdg = xdg.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut c = Command::new(BIN);
+                c.args(&args)
+                    .env("CLAWPAIR_LOG", "trace")
+                    .env("XDG_CONFIG_HOME", &xdg)
+                    .env_remove("OPENCLAW_GATEWAY_TOKEN");
+                for (k, v) in env {
+                    c.env(k, v);
+                }
+                let o = c.output().unwrap();
+                (
+                    o.status.success(),
+                    String::from_utf8_lossy(&o.stdout).into_owned(),
+                    String::from_utf8_lossy(&o.stderr).into_owned(),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // --token, --token-file, the environment, a wrong password.
+    for (args, env) in [
+        (
+            s(&["devices", "list", "--url", &url, "--token", TOKEN]),
+            vec![],
+        ),
+        (
+            s(&[
+                "devices",
+                "list",
+                "--json",
+                "--url",
+                &url,
+                "--token-file",
+                token_file.to_str().unwrap(),
+            ]),
+            vec![],
+        ),
+        (
+            s(&["devices", "list", "--url", &url]),
+            vec![("OPENCLAW_GATEWAY_TOKEN", TOKEN.to_string())],
+        ),
+        (
+            s(&[
+                "devices",
+                "list",
+                "--url",
+                &url,
+                "--password",
+                "hunter2-password-0123456789",
+            ]),
+            vec![],
+        ),
+        (
+            s(&[
+                "devices",
+                "list",
+                "--url",
+                &url,
+                "--token",
+                "wrong-token-0123456789abcdefghijklmn",
+            ]),
+            vec![],
+        ),
+    ] {
+        let (_, out, err) = run(args, env).await;
+        logs.push(out);
+        logs.push(err);
+    }
+    // Pair clawpair's own identity (headless, --as-device), then use its device token alone.
+    let mut headless = support::Kill(
+        Command::new(BIN)
+            .args([
+                "--headless",
+                "--url",
+                &url,
+                "--token-file",
+                token_file.to_str().unwrap(),
+                "--as-device",
+            ])
+            .env("CLAWPAIR_LOG", "trace")
+            .env("XDG_CONFIG_HOME", &xdg)
+            .env_remove("OPENCLAW_GATEWAY_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let hout = pipe_lines(headless.0.stdout.take().unwrap());
+    let herr = pipe_lines(headless.0.stderr.take().unwrap());
+    let mut hlines = Vec::new();
+    let line = tokio::task::block_in_place(|| {
+        wait_line(&hout, &mut hlines, "pairing required", |l| {
+            l.contains("pairing_required")
+        })
+    });
+    let rid = serde_json::from_str::<Value>(&line).unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    DeviceStore::new(gw.paths.devices_dir.clone())
+        .approve(&rid, now())
+        .unwrap();
+    tokio::task::block_in_place(|| {
+        wait_line(&hout, &mut hlines, "connected", |l| {
+            l.contains(r#""state":"connected""#)
+        })
+    });
+    unsafe { libc::kill(headless.0.id() as i32, libc::SIGTERM) };
+    let _ = headless.0.wait();
+    drain(&hout, &mut hlines);
+    drain(&herr, &mut hlines);
+    logs.extend(hlines);
+    let url_p = clawpair::operator::GatewayUrl::parse(&url).unwrap();
+    let store = clawpair::operator::ConfigDir::at(xdg.join("clawpair"));
+    let device_token = store
+        .gateway(&url_p)
+        .unwrap()
+        .device_token
+        .expect("a stored device token");
+    let (ok, out, err) = run(s(&["devices", "list", "--url", &url]), vec![]).await;
+    assert!(ok, "the stored device token alone admits: {err}");
+    logs.push(out);
+    logs.push(err);
+    for secret in [
+        TOKEN,
+        device_token.as_str(),
+        "hunter2-password-0123456789",
+        "wrong-token-0123456789abcdefghijklmn",
+    ] {
+        for l in &logs {
+            assert!(
+                !l.contains(secret) && !l.contains(&secret[..16]),
+                "a secret leaked: {l}"
+            );
+        }
+    }
+    assert_eq!(mode(&xdg.join("clawpair")), 0o700);
+    for f in [store.identity_file(), store.gateway_file(&url_p)] {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
     }
 }

@@ -158,6 +158,7 @@ fn big_state() -> (State, DeviceSnapshot) {
             created_at_ms: Some(now - i * 30_000),
             last_seen_at_ms: None,
             meta: vec![("username".into(), format!("user{i}"))],
+            request_id: None,
         });
     }
     update(
@@ -181,6 +182,7 @@ fn big_state() -> (State, DeviceSnapshot) {
             active_roles: vec!["node".into()],
             last_used_ms: Some(now - 60_000),
             approved_at_ms: now - i as i64,
+            pending_surface: None,
         })
         .collect();
     let snap = DeviceSnapshot {

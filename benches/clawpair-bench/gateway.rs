@@ -23,12 +23,12 @@ use clawpair::node::identity::DeviceIdentity;
 
 use crate::Row;
 
-const TOKEN: &str = "bench-gateway-token-0123456789abcdef";
+pub(crate) const TOKEN: &str = "bench-gateway-token-0123456789abcdef";
 const CLIENTS: usize = 100;
 
-struct Gateway {
-    child: Child,
-    url: String,
+pub(crate) struct Gateway {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Gateway {
@@ -38,7 +38,7 @@ impl Drop for Gateway {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -50,7 +50,7 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn start_gateway(state: &std::path::Path) -> Gateway {
+pub(crate) fn start_gateway(state: &std::path::Path) -> Gateway {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -85,7 +85,7 @@ fn start_gateway(state: &std::path::Path) -> Gateway {
     Gateway { child, url }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

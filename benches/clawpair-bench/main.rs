@@ -8,12 +8,21 @@
 //!
 //! Parts: `cli` (process time and peak memory), `gateway` (handshakes/s, p99,
 //! RSS at 1,000 connections), `console` (file change → frame, render time at
-//! 10,000 devices, idle CPU). Wall-clock figures depend on the machine and its
-//! load, so the table starts with both.
+//! 10,000 devices, idle CPU), `remote` (the console attached to a gateway over
+//! WebSocket: approve round trip, event → row drawn, idle CPU, RSS with 1,000
+//! paired devices, and the real `openclaw devices approve --url` for
+//! comparison), `sqlite` (the CLI against the real OpenClaw 2026.9.6 on its
+//! SQLite state, commit → frame, idle CPU with the WAL watcher), `openclaw`
+//! (clawpair's gateway beside the real OpenClaw 2026.9.6 and 2026.2.26
+//! gateways, same load generator). Wall-clock figures depend on the machine
+//! and its load, so the table starts with both.
 
 mod cli;
 mod console;
 mod gateway;
+mod openclaw;
+mod remote;
+mod sqlite;
 
 /// One line of the final table.
 pub struct Row {
@@ -41,6 +50,9 @@ const PARTS: &[(&str, Part)] = &[
     ("cli", cli::run),
     ("gateway", gateway::run),
     ("console", console::run),
+    ("remote", remote::run),
+    ("sqlite", sqlite::run),
+    ("openclaw", openclaw::run),
 ];
 
 fn read(path: &str) -> String {
@@ -92,7 +104,9 @@ fn main() {
         .map(String::as_str)
         .collect();
     if let Some(bad) = wanted.iter().find(|w| !PARTS.iter().any(|(p, _)| p == *w)) {
-        eprintln!("clawpair-bench: unknown part {bad:?} (parts: cli, gateway, console)");
+        eprintln!(
+            "clawpair-bench: unknown part {bad:?} (parts: cli, gateway, console, remote, sqlite, openclaw)"
+        );
         std::process::exit(2);
     }
     let machine = machine();

@@ -215,6 +215,7 @@ fn dm_target(s: &State, key: &RowKey) -> Option<DmTarget> {
             account: r.item.account.clone(),
             id: r.item.id.clone(),
             code: r.item.code.clone(),
+            request_id: r.item.request_id.clone(),
         })
 }
 
@@ -372,6 +373,10 @@ fn run_confirmed(s: &mut State, what: Confirm, fx: &mut Vec<Effect>) {
             };
             (key, Act::RejectDm(t))
         }
+        Confirm::RejectDevice(request_id) if is_surface(s, &request_id) => (
+            RowKey::Device(request_id.clone()),
+            Act::RejectNode { request_id },
+        ),
         Confirm::RejectDevice(request_id) => (
             RowKey::Device(request_id.clone()),
             Act::RejectDevice { request_id },
@@ -415,10 +420,24 @@ fn begin(s: &mut State, fx: &mut Vec<Effect>, key: RowKey, act: Act) {
     fx.push(Effect::Act { key, act });
 }
 
+/// Whether device-request row `request_id` is a node's capability surface.
+fn is_surface(s: &State, request_id: &str) -> bool {
+    s.devices
+        .iter()
+        .any(|r| r.item.request_id == request_id && r.item.surface.is_some())
+}
+
 fn copy(s: &mut State, fx: &mut Vec<Effect>) {
     match s.current() {
         Some(key @ RowKey::Dm { .. }) => {
             if let Some(t) = dm_target(s, &key) {
+                if t.code.is_empty() {
+                    s.toast(
+                        ToastLevel::Info,
+                        "The gateway does not reveal pairing codes; approve with a",
+                    );
+                    return;
+                }
                 fx.push(Effect::Copy {
                     what: "pairing code",
                     text: t.code,

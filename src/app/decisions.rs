@@ -39,8 +39,8 @@ pub fn allow(a: &AllowEntry) -> Subject {
 
 pub fn action(act: &Act) -> Action {
     match act {
-        Act::ApproveDm(_) | Act::ApproveDevice { .. } => Action::Approve,
-        Act::RejectDm(_) | Act::RejectDevice { .. } => Action::Reject,
+        Act::ApproveDm(_) | Act::ApproveDevice { .. } | Act::ApproveNode { .. } => Action::Approve,
+        Act::RejectDm(_) | Act::RejectDevice { .. } | Act::RejectNode { .. } => Action::Reject,
         Act::RemoveDevice { .. } => Action::Remove,
         Act::RevokeAllow(_) => Action::Revoke,
     }

@@ -64,6 +64,8 @@ pub struct DmTarget {
     /// The sender id.
     pub id: String,
     pub code: String,
+    /// The gateway's request id (remote DM approval goes by it, not the code).
+    pub request_id: Option<String>,
 }
 
 /// One allow-list entry of a channel account.
@@ -80,9 +82,22 @@ pub enum Act {
     ApproveDm(DmTarget),
     RejectDm(DmTarget),
     RevokeAllow(AllowTarget),
-    ApproveDevice { request_id: String },
-    RejectDevice { request_id: String },
-    RemoveDevice { device_id: String },
+    ApproveDevice {
+        request_id: String,
+    },
+    RejectDevice {
+        request_id: String,
+    },
+    RemoveDevice {
+        device_id: String,
+    },
+    /// A paired node's capability surface (OpenClaw 2026.9 `node.pair.*`).
+    ApproveNode {
+        request_id: String,
+    },
+    RejectNode {
+        request_id: String,
+    },
 }
 
 /// What kind of decision an act is.
@@ -118,8 +133,12 @@ impl ActionKind {
 impl Act {
     pub fn kind(&self) -> ActionKind {
         match self {
-            Act::ApproveDm(_) | Act::ApproveDevice { .. } => ActionKind::Approve,
-            Act::RejectDm(_) | Act::RejectDevice { .. } => ActionKind::Reject,
+            Act::ApproveDm(_) | Act::ApproveDevice { .. } | Act::ApproveNode { .. } => {
+                ActionKind::Approve
+            }
+            Act::RejectDm(_) | Act::RejectDevice { .. } | Act::RejectNode { .. } => {
+                ActionKind::Reject
+            }
             Act::RemoveDevice { .. } => ActionKind::Remove,
             Act::RevokeAllow(_) => ActionKind::Revoke,
         }
@@ -152,6 +171,13 @@ pub enum Done {
     DeviceRemoved {
         device_id: String,
     },
+    NodeApproved {
+        node_id: String,
+        display_name: Option<String>,
+    },
+    NodeRejected {
+        node_id: String,
+    },
 }
 
 impl Done {
@@ -177,6 +203,17 @@ impl Done {
                 format!("Rejected the request of device {}", fp(device_id))
             }
             Done::DeviceRemoved { device_id } => format!("Removed device {}", fp(device_id)),
+            Done::NodeApproved {
+                node_id,
+                display_name,
+            } => format!(
+                "Approved the capabilities of {} (key {})",
+                clean(display_name.as_deref().unwrap_or("node")),
+                fp(node_id)
+            ),
+            Done::NodeRejected { node_id } => {
+                format!("Rejected the capabilities of node {}", fp(node_id))
+            }
         }
     }
 }
@@ -266,18 +303,33 @@ pub enum Event {
     },
     #[serde(rename = "device.disconnected")]
     DeviceDisconnected { device_id: String },
+    #[serde(rename = "device.closed")]
+    DeviceClosed {
+        device_id: String,
+        role: String,
+        code: u16,
+        reason: String,
+    },
     #[serde(rename = "setup_code.issued")]
     SetupCodeIssued {
         code: String,
         url: String,
         expires_at_ms: i64,
     },
+    /// No code was issued (the gateway is not listening, …): why, and what to do.
+    #[serde(rename = "setup_code.refused")]
+    SetupCodeRefused { reason: String },
     #[serde(rename = "setup_code.used")]
     SetupCodeUsed { device_id: String },
     #[serde(rename = "setup_code.expired")]
     SetupCodeExpired,
     #[serde(rename = "gateway.listening")]
-    GatewayListening { addr: String },
+    GatewayListening {
+        addr: String,
+        /// With `--tls`: the certificate's SHA-256 (64 hex digits) to pin.
+        #[serde(rename = "tlsFingerprint", skip_serializing_if = "Option::is_none")]
+        tls_fingerprint: Option<String>,
+    },
     #[serde(rename = "gateway.bind_failed")]
     GatewayBindFailed { addr: String, error: String },
     #[serde(rename = "gateway.stopped")]
@@ -315,6 +367,17 @@ pub enum Event {
     /// A line on stdin that headless mode does not know.
     #[serde(rename = "input.unknown")]
     InputUnknown { error: String },
+    /// A remote console's connection changed state (`connected`,
+    /// `reconnecting`, `unauthorized`, `pairing_required`, …).
+    #[serde(rename = "remote.status")]
+    RemoteStatus {
+        url: String,
+        state: &'static str,
+        detail: Option<String>,
+        server: Option<String>,
+        protocol: Option<i64>,
+        scopes: Vec<String>,
+    },
 }
 
 impl Event {

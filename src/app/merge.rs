@@ -159,7 +159,7 @@ fn norm_account(a: &Option<String>) -> &str {
 
 pub(super) fn merge_dm(s: &mut State, snap: DmSnapshot, fx: &mut Vec<Effect>) {
     s.dm_error = snap.errors.first().cloned();
-    s.dm_cap = snap.cap;
+    s.dm_unavailable = snap.unavailable.clone();
     let first = !s.dm_loaded;
     s.dm_loaded = true;
     let now = s.now_ms;

@@ -3,7 +3,7 @@
 use crossterm::event::KeyEvent;
 
 use super::effect::{ActionError, ActionKind, Done};
-use super::rows::{DeviceSnapshot, DmSnapshot, SetupCode};
+use super::rows::{DeviceSnapshot, DmSnapshot, RemoteStatus, SetupCode};
 use super::state::RowKey;
 use crate::gateway::GatewayEvent;
 
@@ -18,6 +18,8 @@ pub enum Msg {
     /// `devices/` re-read.
     DevicesLoaded(Result<DeviceSnapshot, String>),
     Gateway(GatewayEvent),
+    /// The remote gateway connection changed state.
+    Remote(RemoteStatus),
     /// The gateway task was not started (`--no-gateway`) or has its address.
     GatewayStarting(String),
     /// An act finished at the source.

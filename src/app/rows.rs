@@ -20,6 +20,9 @@ pub struct DmRequest {
     pub created_at_ms: Option<i64>,
     pub last_seen_at_ms: Option<i64>,
     pub meta: Vec<(String, String)>,
+    /// The gateway's opaque id (`channels.pairing.*`, OpenClaw 2026.7+); a
+    /// gateway never reveals the code, so `code` is empty then.
+    pub request_id: Option<String>,
 }
 
 impl DmRequest {
@@ -107,8 +110,9 @@ pub struct DmSnapshot {
     pub allow: Vec<AllowList>,
     /// Files that could not be read (shown; the rest still loads).
     pub errors: Vec<String>,
-    /// How the source counts the cap.
-    pub cap: DmCap,
+    /// Why there can be no DM requests here (a gateway without DM pairing
+    /// RPCs); the DM pane says it instead of looking empty.
+    pub unavailable: Option<String>,
 }
 
 /// One pending device request (`devices/pending.json`).
@@ -126,6 +130,20 @@ pub struct DeviceRequest {
     pub remote_ip: Option<String>,
     pub is_repair: bool,
     pub ts: i64,
+    /// Set for the second approval of OpenClaw 2026.9: a paired node's
+    /// capability surface (`node.pair.requested`), keyed by its own request id;
+    /// `device_id` is then the node id.
+    pub surface: Option<NodeSurface>,
+}
+
+/// What a node's capability-surface request asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSurface {
+    pub caps: Vec<String>,
+    pub commands: Vec<String>,
+    /// Scopes an operator needs to approve it (`requiredApproveScopes`).
+    pub required_scopes: Vec<String>,
+    pub version: Option<String>,
 }
 
 impl DeviceRequest {
@@ -138,8 +156,10 @@ impl DeviceRequest {
             .saturating_sub(now_ms)
             .clamp(0, DEVICE_TTL_MS)
     }
+    /// Device requests expire after five minutes; a surface request waits
+    /// until it is decided (the gateway keeps it with the paired node).
     pub fn is_expired(&self, now_ms: i64) -> bool {
-        now_ms - self.ts > DEVICE_TTL_MS
+        self.surface.is_none() && now_ms - self.ts > DEVICE_TTL_MS
     }
 }
 
@@ -168,6 +188,49 @@ pub struct PairedDevice {
     pub active_roles: Vec<String>,
     pub last_used_ms: Option<i64>,
     pub approved_at_ms: i64,
+    /// OpenClaw 2026.9: a node capability surface waiting for its own
+    /// approval (spec openclaw-2026.9 §11); always `None` on 2026.2.26 files.
+    pub pending_surface: Option<PendingSurface>,
+}
+
+/// What a paired node asks for in its second approval step: capabilities
+/// and commands, and the operator scopes needed to approve them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSurface {
+    pub request_id: String,
+    pub caps: Vec<String>,
+    pub commands: Vec<String>,
+    pub required_scopes: Vec<String>,
+}
+
+impl PendingSurface {
+    /// The row's note in at most `width` columns, the most telling form
+    /// that fits: `⧗ capabilities: browser, file, mcp + 13 cmds (admin)`, then
+    /// `⧗ capabilities: 3 caps + 13 cmds (admin)`, `⧗ 3 caps + 13 cmds
+    /// (admin)`, `⧗ caps (admin)`; `(admin)` when approving it needs
+    /// `operator.admin`.
+    pub fn summary(&self, width: usize) -> String {
+        let who = if self.required_scopes.iter().any(|s| s == "operator.admin") {
+            " (admin)"
+        } else {
+            ""
+        };
+        let n = self.commands.len();
+        let caps = if self.caps.is_empty() {
+            "no caps".to_string()
+        } else {
+            self.caps.join(", ")
+        };
+        let c = self.caps.len();
+        [
+            format!("⧗ capabilities: {caps} + {n} cmds{who}"),
+            format!("⧗ capabilities: {c} caps + {n} cmds{who}"),
+            format!("⧗ {c} caps + {n} cmds{who}"),
+        ]
+        .into_iter()
+        .find(|s| s.chars().count() <= width)
+        .unwrap_or_else(|| format!("⧗ caps{who}"))
+    }
 }
 
 /// Everything read from `devices/`.
@@ -230,8 +293,119 @@ pub struct SetupCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayStatus {
     Disabled,
-    Starting { addr: String },
-    Listening { addr: String },
-    PortBusy { addr: String, error: String },
+    Starting {
+        addr: String,
+    },
+    Listening {
+        addr: String,
+    },
+    PortBusy {
+        addr: String,
+        error: String,
+    },
     Stopped,
+    /// An OpenClaw 2026.9 state dir: OpenClaw's own gateway owns the devices
+    /// and clawpair's does not start.
+    OpenClawOwns,
+}
+
+/// Where a remote console's connection to its gateway stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteState {
+    Connecting,
+    Connected,
+    /// Lost or not reached; the next attempt is in `retry_in_ms`.
+    Reconnecting {
+        reason: String,
+        retry_in_ms: u64,
+    },
+    /// The gateway refused our credentials; `hint` says what to do.
+    Unauthorized {
+        reason: String,
+        hint: String,
+    },
+    /// Our own operator identity waits for the owner's approval.
+    PairingRequired {
+        request_id: String,
+        device_key: String,
+    },
+    ProtocolMismatch {
+        reason: String,
+    },
+    /// The TLS certificate was refused (pin mismatch, changed, untrusted).
+    TlsRefused {
+        reason: String,
+    },
+}
+
+/// The status line of a console attached to a gateway over WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteStatus {
+    /// `wss://host:port`.
+    pub url: String,
+    pub state: RemoteState,
+    /// `OpenClaw 2026.9.6`, once a `hello-ok` was seen.
+    pub server: Option<String>,
+    pub protocol: Option<i64>,
+    /// Scopes granted on the current (or last) connection.
+    pub scopes: Vec<String>,
+}
+
+impl RemoteStatus {
+    pub fn connecting(url: impl Into<String>) -> RemoteStatus {
+        RemoteStatus {
+            url: url.into(),
+            state: RemoteState::Connecting,
+            server: None,
+            protocol: None,
+            scopes: Vec::new(),
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.state == RemoteState::Connected
+    }
+
+    /// The state in a few words: `connected`, `reconnecting in 4 s (…)`, ….
+    pub fn state_text(&self) -> String {
+        match &self.state {
+            RemoteState::Connecting => "connecting…".into(),
+            RemoteState::Connected => "connected".into(),
+            RemoteState::Reconnecting {
+                reason,
+                retry_in_ms,
+            } => format!(
+                "reconnecting in {} s ({reason})",
+                retry_in_ms.div_ceil(1000)
+            ),
+            RemoteState::Unauthorized { reason, hint } => {
+                format!("UNAUTHORIZED: {reason} — {hint}")
+            }
+            RemoteState::PairingRequired {
+                request_id,
+                device_key,
+            } => format!(
+                "this console is waiting for approval — on the gateway run `openclaw devices approve {request_id}` (device key {device_key})"
+            ),
+            RemoteState::ProtocolMismatch { reason } => format!("PROTOCOL MISMATCH: {reason}"),
+            RemoteState::TlsRefused { reason } => format!("TLS REFUSED: {reason}"),
+        }
+    }
+
+    /// The whole status line text: `gateway wss://h:p · OpenClaw 2026.9.6 ·
+    /// protocol 4 · connected · scopes operator.pairing, operator.admin`.
+    pub fn line(&self) -> String {
+        let mut parts = vec![format!("gateway {}", self.url)];
+        if let Some(s) = &self.server {
+            parts.push(s.clone());
+        }
+        if let Some(p) = self.protocol {
+            parts.push(format!("protocol {p}"));
+        }
+        parts.push(self.state_text());
+        if self.is_connected() && !self.scopes.is_empty() {
+            parts.push(format!("scopes {}", self.scopes.join(", ")));
+        }
+        parts.join(" · ")
+    }
 }

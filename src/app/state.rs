@@ -3,12 +3,12 @@
 //! [`State::rows`] is the one place a pane is mapped to its list; every
 //! per-pane question (visible rows, selection, status) goes through it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::effect::Act;
 use super::rows::{
-    AllowList, DeviceRequest, DmCap, DmRequest, GatewayStatus, PairedDevice, SetupCode,
-    DM_MAX_PENDING,
+    AllowList, DeviceRequest, DmCap, DmRequest, GatewayStatus, PairedDevice, RemoteStatus,
+    SetupCode, DM_MAX_PENDING,
 };
 
 /// How long a row resolved elsewhere stays on screen, labelled, before it goes.
@@ -299,6 +299,28 @@ pub enum Confirm {
 }
 
 impl Confirm {
+    /// The question as the console asks it: for a paired device, what
+    /// happens to its open connections depends on whose gateway they are on.
+    pub fn question_in(&self, s: &State) -> String {
+        let Confirm::RemoveDevice(id) = self else {
+            return self.question();
+        };
+        let listening = matches!(s.gateway, GatewayStatus::Listening { .. });
+        match (listening, s.online.contains(id)) {
+            (true, true) => "Remove this paired device? Its tokens stop working and its open \
+                connection to this console's gateway is closed now (4001 device removed); to come \
+                back it must pair and be approved again."
+                .into(),
+            (true, false) => "Remove this paired device? Its tokens stop working; to come back \
+                it must pair and be approved again."
+                .into(),
+            (false, _) => "Remove this paired device? Its tokens stop working at its next \
+                connect. This console's gateway is not running: a connection the device holds to \
+                another gateway stays open until it reconnects."
+                .into(),
+        }
+    }
+
     pub fn question(&self) -> String {
         match self {
             Confirm::RejectDm(RowKey::Dm { channel, id, .. }) => {
@@ -307,7 +329,7 @@ impl Confirm {
             Confirm::RejectDm(_) => "Reject this request?".into(),
             Confirm::RejectDevice(_) => "Reject this device pairing request?".into(),
             Confirm::RemoveDevice(_) => {
-                "Remove this paired device? Its tokens stop working.".into()
+                "Remove this paired device? Its tokens stop working; to come back it must pair and be approved again.".into()
             }
             Confirm::RevokeAllow(RowKey::Allow { channel, entry, .. }) => {
                 format!("Remove {entry} from the {channel} allow-list?")
@@ -346,7 +368,12 @@ impl Card {
                 account: r.account.clone(),
                 id: r.id.clone(),
                 code: r.code.clone(),
+                request_id: r.request_id.clone(),
             }),
+            // A 2026.9 node's capability surface is approved by its own RPC.
+            Card::Device { request, .. } if request.surface.is_some() => Act::ApproveNode {
+                request_id: request.request_id.clone(),
+            },
             Card::Device { request, .. } => Act::ApproveDevice {
                 request_id: request.request_id.clone(),
             },
@@ -419,12 +446,21 @@ pub struct State {
     pub now_ms: i64,
     pub state_dir: String,
     pub gateway: GatewayStatus,
+    /// With `--tls`: the certificate's SHA-256 (64 hex digits), for the status line.
+    pub gateway_tls: Option<String>,
+    /// Set when the console is attached to a gateway over WebSocket.
+    pub remote: Option<RemoteStatus>,
+    /// Why the source can have no DM requests (shown in the DM pane).
+    pub dm_unavailable: Option<String>,
     pub dm: Vec<Row<DmRequest>>,
     pub devices: Vec<Row<DeviceRequest>>,
     pub paired: Vec<Row<PairedDevice>>,
     pub allow: Vec<Row<AllowEntry>>,
     /// Device ids connected to our gateway right now.
     pub online: HashSet<String>,
+    /// Devices whose connection the gateway closed (device removed, token
+    /// revoked or rotated) and that have not connected since: the reason.
+    pub closed_by_gateway: HashMap<String, String>,
     pub focus: Pane,
     /// Selected row per pane (by key), in `Pane::ALL` order.
     pub selected: [Option<RowKey>; 4],
@@ -469,11 +505,15 @@ impl State {
             now_ms,
             state_dir: state_dir.into(),
             gateway: GatewayStatus::Disabled,
+            gateway_tls: None,
+            remote: None,
+            dm_unavailable: None,
             dm: Vec::new(),
             devices: Vec::new(),
             paired: Vec::new(),
             allow: Vec::new(),
             online: HashSet::new(),
+            closed_by_gateway: HashMap::new(),
             focus: Pane::Dm,
             selected: [None, None, None, None],
             mode: Mode::Normal,

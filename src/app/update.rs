@@ -8,7 +8,7 @@ use super::decisions;
 use super::effect::{ActionError, ActionKind, Decided, Done, Effect, Event, Origin};
 use super::merge::{merge_devices, merge_dm, on_tick};
 use super::msg::Msg;
-use super::rows::{GatewayStatus, SetupCode};
+use super::rows::{GatewayStatus, RemoteState, RemoteStatus, SetupCode};
 use super::state::{
     allow_key, dm_key, Mode, Pane, RowKey, RowStatus, SetupPopup, State, ToastLevel, HISTORY_MAX,
 };
@@ -63,6 +63,7 @@ fn dispatch(s: &mut State, msg: Msg, fx: &mut Vec<Effect>) {
         Msg::DevicesLoaded(Err(e)) => s.devices_error = Some(e),
         Msg::Gateway(ev) => on_gateway(s, ev, fx),
         Msg::GatewayStarting(addr) => s.gateway = GatewayStatus::Starting { addr },
+        Msg::Remote(st) => on_remote(s, st, fx),
         Msg::ActionDone { key, kind, result } => on_action_done(s, key, kind, result, fx),
         Msg::Copied { what, result } => match result {
             // `how` says what was done: "copied to the system clipboard",
@@ -207,6 +208,62 @@ fn on_action_done(
     }
 }
 
+/// The remote connection's new state: kept for the status line, announced
+/// when its kind (or its detail) changed, toasted when it is lost or refused.
+fn on_remote(s: &mut State, st: RemoteStatus, fx: &mut Vec<Effect>) {
+    let (kind, detail) = remote_kind(&st.state);
+    let changed = match &s.remote {
+        Some(old) => remote_kind(&old.state) != (kind, detail.clone()) || old.scopes != st.scopes,
+        None => true,
+    };
+    if changed {
+        fx.push(Effect::Emit(Event::RemoteStatus {
+            url: st.url.clone(),
+            state: kind,
+            detail: detail.clone(),
+            server: st.server.clone(),
+            protocol: st.protocol,
+            scopes: st.scopes.clone(),
+        }));
+        let was_connected = s.remote.as_ref().is_some_and(|r| r.is_connected());
+        let was_lost = s
+            .remote
+            .as_ref()
+            .is_some_and(|r| matches!(r.state, RemoteState::Reconnecting { .. }));
+        match &st.state {
+            RemoteState::Connected if was_lost => {
+                s.toast(ToastLevel::Info, "Reconnected; everything re-listed")
+            }
+            RemoteState::Reconnecting { reason, .. } if was_connected => s.toast(
+                ToastLevel::Error,
+                format!("Lost the gateway ({reason}); reconnecting"),
+            ),
+            RemoteState::PairingRequired { .. } => fx.push(Effect::Notify(
+                "This console is waiting for approval".into(),
+            )),
+            _ => {}
+        }
+    }
+    s.remote = Some(st);
+}
+
+/// A state's name in the headless stream, and its detail.
+fn remote_kind(st: &RemoteState) -> (&'static str, Option<String>) {
+    match st {
+        RemoteState::Connecting => ("connecting", None),
+        RemoteState::Connected => ("connected", None),
+        RemoteState::Reconnecting { reason, .. } => ("reconnecting", Some(reason.clone())),
+        RemoteState::Unauthorized { reason, hint } => {
+            ("unauthorized", Some(format!("{reason} — {hint}")))
+        }
+        RemoteState::PairingRequired { request_id, .. } => {
+            ("pairing_required", Some(request_id.clone()))
+        }
+        RemoteState::ProtocolMismatch { reason } => ("protocol_mismatch", Some(reason.clone())),
+        RemoteState::TlsRefused { reason } => ("tls_refused", Some(reason.clone())),
+    }
+}
+
 fn on_setup_code(s: &mut State, result: Result<SetupCode, String>, fx: &mut Vec<Effect>) {
     match result {
         Ok(code) => {
@@ -237,6 +294,7 @@ fn on_setup_code(s: &mut State, result: Result<SetupCode, String>, fx: &mut Vec<
             if matches!(s.mode, Mode::SetupCode(_)) {
                 s.mode = Mode::SetupCode(SetupPopup::Failed(e.clone()));
             }
+            fx.push(Effect::Emit(Event::SetupCodeRefused { reason: e.clone() }));
             s.toast(ToastLevel::Error, format!("No setup code: {e}"));
         }
     }
@@ -244,12 +302,17 @@ fn on_setup_code(s: &mut State, result: Result<SetupCode, String>, fx: &mut Vec<
 
 fn on_gateway(s: &mut State, ev: GatewayEvent, fx: &mut Vec<Effect>) {
     match ev {
-        GatewayEvent::Listening { addr } => {
+        GatewayEvent::Listening {
+            addr,
+            tls_fingerprint,
+        } => {
             s.gateway = GatewayStatus::Listening {
                 addr: addr.to_string(),
             };
+            s.gateway_tls = tls_fingerprint.clone();
             fx.push(Effect::Emit(Event::GatewayListening {
                 addr: addr.to_string(),
+                tls_fingerprint,
             }));
         }
         GatewayEvent::BindFailed { addr, error } => {
@@ -295,11 +358,35 @@ fn on_gateway(s: &mut State, ev: GatewayEvent, fx: &mut Vec<Effect>) {
             remote_addr,
         } => {
             s.online.insert(device_id.clone());
+            s.closed_by_gateway.remove(&device_id);
             fx.push(Effect::Emit(Event::DeviceConnected {
                 device_id,
                 role,
                 remote_addr,
             }));
+        }
+        GatewayEvent::DeviceClosed {
+            device_id,
+            role,
+            code,
+            reason,
+        } => {
+            s.toast(
+                ToastLevel::Info,
+                format!(
+                    "Device {} ({role}) disconnected by the gateway: {code} {reason}",
+                    crate::devices::model::short_fingerprint(&device_id)
+                ),
+            );
+            s.closed_by_gateway
+                .insert(device_id.clone(), reason.clone());
+            fx.push(Effect::Emit(Event::DeviceClosed {
+                device_id,
+                role,
+                code,
+                reason,
+            }));
+            fx.push(Effect::ReloadDevices);
         }
         GatewayEvent::DeviceDisconnected { device_id } => {
             s.online.remove(&device_id);

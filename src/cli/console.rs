@@ -7,7 +7,18 @@ use super::{gateway, CliResult, ConsoleArgs, Ctx, Failure};
 use crate::runtime::{self, Options};
 
 pub fn run(ctx: &Ctx, args: &ConsoleArgs) -> CliResult {
-    let gateway = if args.no_gateway {
+    // On an OpenClaw 2026.9 state dir OpenClaw's gateway owns the devices:
+    // clawpair's own does not start (nor makes its token file).
+    let sqlite = crate::statedb::Generation::detect(&ctx.paths.state_dir).is_sqlite();
+    if sqlite && args.headless {
+        eprintln!(
+            "clawpair: OpenClaw 2026.9 SQLite state ({}): clawpair's gateway does not start; \
+             OpenClaw's gateway owns the devices",
+            crate::statedb::db_path(&ctx.paths.state_dir).display()
+        );
+    }
+    let remote = super::remote::resolve(&args.remote)?;
+    let gateway = if args.no_gateway || sqlite || remote.is_some() {
         None
     } else {
         let (cfg, _) = gateway::config_from_args(&args.gateway, ctx)?;
@@ -31,6 +42,7 @@ pub fn run(ctx: &Ctx, args: &ConsoleArgs) -> CliResult {
             h.timeout = Duration::from_secs(args.exec_timeout);
             h
         }),
+        remote,
     };
     if !args.headless && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return Err(Failure::error(

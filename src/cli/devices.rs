@@ -16,10 +16,20 @@ use crate::devices::payload;
 use crate::devices::payload::list_payload_of;
 use crate::devices::pick::{self, How};
 use crate::devices::store::DeviceStore;
-use crate::devices::{new_token, DeviceState, PairedDevice, PendingRequest, TokenRecord};
+use crate::devices::{new_token, PendingRequest, TokenRecord};
 use crate::jsonfmt;
 use crate::sanitize::for_terminal;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+/// `clawpair devices` and its flags (`--url …` acts through a gateway).
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    #[command(subcommand)]
+    pub cmd: DevicesCommand,
+    #[command(flatten)]
+    pub remote: super::remote::GlobalRemoteArgs,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum DevicesCommand {
@@ -110,6 +120,11 @@ pub enum DevicesCommand {
 pub const NOTHING_TO_APPROVE: &str = "No pending device pairing requests to approve";
 
 pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
+    if let crate::statedb::Generation::Sqlite { db } =
+        crate::statedb::Generation::detect(&ctx.paths.state_dir)
+    {
+        return super::devices_sqlite::run(ctx, &db, cmd);
+    }
     let store = DeviceStore::new(&ctx.paths.devices_dir);
     let now = clock::now_ms();
     match cmd {
@@ -118,7 +133,11 @@ pub fn run(ctx: &Ctx, cmd: DevicesCommand) -> CliResult {
             if json {
                 emit(&jsonfmt::to_pretty_nl(&list_payload_of(&state)))
             } else {
-                emit(&render_list(&state, now, table::target_width()))
+                emit(&render_list(
+                    &list_payload_of(&state),
+                    now,
+                    table::target_width(),
+                ))
             }
         }
         DevicesCommand::Approve {
@@ -377,7 +396,7 @@ fn maybe_repair(store: &DeviceStore, repair: bool, now: i64) -> CliResult {
 }
 
 /// Writes to stdout; a closed pipe is not an error worth a panic.
-fn emit(text: &str) -> CliResult {
+pub fn emit(text: &str) -> CliResult {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
@@ -394,32 +413,43 @@ pub fn format_age(now_ms: i64, ts: i64) -> String {
     }
 }
 
-fn label(display_name: &Option<String>, device_id: &str) -> String {
-    match display_name.as_deref().map(str::trim) {
+fn text(v: &Value, k: &str) -> String {
+    v.get(k)
+        .and_then(Value::as_str)
+        .map(for_terminal)
+        .unwrap_or_default()
+}
+
+/// The display name, else the device id.
+fn label(v: &Value) -> String {
+    match v.get("displayName").and_then(Value::as_str).map(str::trim) {
         Some(n) if !n.is_empty() => for_terminal(n),
-        _ => for_terminal(device_id),
+        _ => text(v, "deviceId"),
     }
 }
 
-fn clean(s: &Option<String>) -> String {
-    s.as_deref().map(for_terminal).unwrap_or_default()
+fn join(v: &Value, k: &str) -> String {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(for_terminal)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
-fn join(list: &[String]) -> String {
-    list.iter()
-        .map(|s| for_terminal(s))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn pending_row(p: &PendingRequest, now_ms: i64) -> Vec<String> {
+fn pending_row(p: &Value, now_ms: i64) -> Vec<String> {
+    let ts = p.get("ts").and_then(Value::as_i64).unwrap_or(now_ms);
     vec![
-        for_terminal(&p.request_id),
-        label(&p.display_name, &p.device_id),
-        clean(&p.role),
-        clean(&p.remote_ip),
-        format_age(now_ms, p.ts),
-        if p.is_repair {
+        text(p, "requestId"),
+        label(p),
+        text(p, "role"),
+        text(p, "remoteIp"),
+        format_age(now_ms, ts),
+        if p.get("isRepair").and_then(Value::as_bool) == Some(true) {
             "repair".to_string()
         } else {
             String::new()
@@ -427,41 +457,50 @@ fn pending_row(p: &PendingRequest, now_ms: i64) -> Vec<String> {
     ]
 }
 
-fn paired_row(d: &PairedDevice) -> Vec<String> {
+/// A paired device of the payload: `tokens` is the redacted array, sorted by role.
+fn paired_row(d: &Value) -> Vec<String> {
     let tokens: Vec<String> = d
-        .tokens
-        .as_ref()
-        .map(|t| {
-            let mut list: Vec<_> = t.iter().map(|(_, r)| r).collect();
-            list.sort_by(|a, b| a.role.cmp(&b.role));
-            list.into_iter()
-                .map(|r| {
-                    if r.revoked_at_ms.is_some() {
-                        format!("{} (revoked)", r.role)
+        .get("tokens")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|t| {
+                    let role = text(t, "role");
+                    if t.get("revokedAtMs").is_some_and(|r| !r.is_null()) {
+                        format!("{role} (revoked)")
                     } else {
-                        r.role.clone()
+                        role
                     }
                 })
                 .collect()
         })
         .unwrap_or_default();
     vec![
-        label(&d.display_name, &d.device_id),
-        join(d.roles.as_deref().unwrap_or(&[])),
-        join(d.scopes.as_deref().unwrap_or(&[])),
-        join(&tokens),
-        clean(&d.remote_ip),
+        label(d),
+        join(d, "roles"),
+        join(d, "scopes"),
+        tokens.join(", "),
+        text(d, "remoteIp"),
     ]
 }
 
-/// The text of `devices list`: a `Pending (n)` table and a `Paired (n)`
-/// table, or `No device pairing entries.`
-pub fn render_list(state: &DeviceState, now_ms: i64, width: usize) -> String {
-    if state.pending.is_empty() && state.paired.is_empty() {
+/// The text of `devices list` from a `device.pair.list` payload (local state
+/// through [`list_payload_of`], or a gateway's answer): a `Pending (n)` table
+/// and a `Paired (n)` table, or `No device pairing entries.`
+pub fn render_list(payload: &Value, now_ms: i64, width: usize) -> String {
+    let list = |k: &str| -> Vec<Value> {
+        payload
+            .get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (pending, paired) = (list("pending"), list("paired"));
+    if pending.is_empty() && paired.is_empty() {
         return "No device pairing entries.\n".to_string();
     }
     let mut out = String::new();
-    if !state.pending.is_empty() {
+    if !pending.is_empty() {
         let cols = [
             Column::new("Request", 10, false),
             Column::new("Device", 16, true),
@@ -470,15 +509,11 @@ pub fn render_list(state: &DeviceState, now_ms: i64, width: usize) -> String {
             Column::new("Age", 8, false),
             Column::new("Flags", 8, false),
         ];
-        let rows: Vec<Vec<String>> = state
-            .pending_newest_first()
-            .into_iter()
-            .map(|p| pending_row(p, now_ms))
-            .collect();
+        let rows: Vec<Vec<String>> = pending.iter().map(|p| pending_row(p, now_ms)).collect();
         out.push_str(&format!("Pending ({})\n", rows.len()));
         out.push_str(&table::render(&cols, &rows, width));
     }
-    if !state.paired.is_empty() {
+    if !paired.is_empty() {
         let cols = [
             Column::new("Device", 10, true),
             Column::new("Roles", 12, false),
@@ -486,11 +521,7 @@ pub fn render_list(state: &DeviceState, now_ms: i64, width: usize) -> String {
             Column::new("Tokens", 12, false),
             Column::new("IP", 12, false),
         ];
-        let rows: Vec<Vec<String>> = state
-            .paired_newest_first()
-            .into_iter()
-            .map(paired_row)
-            .collect();
+        let rows: Vec<Vec<String>> = paired.iter().map(paired_row).collect();
         out.push_str(&format!("Paired ({})\n", rows.len()));
         out.push_str(&table::render(&cols, &rows, width));
     }

@@ -11,6 +11,15 @@ use crate::clock;
 use crate::dm::{keys, normalize, DmStore, PairingRequest};
 use crate::sanitize::for_terminal;
 
+/// `clawpair pairing` and its flags (`--url …` acts through a gateway).
+#[derive(Debug, Args)]
+pub struct PairingArgs {
+    #[command(subcommand)]
+    pub cmd: PairingCommand,
+    #[command(flatten)]
+    pub remote: super::remote::GlobalRemoteArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PairingCommand {
     /// List pending pairing requests of a channel.
@@ -103,6 +112,11 @@ pub struct WriteOpts {
 }
 
 pub fn run(ctx: &Ctx, cmd: PairingCommand) -> CliResult {
+    if let crate::statedb::Generation::Sqlite { db } =
+        crate::statedb::Generation::detect(&ctx.paths.state_dir)
+    {
+        return super::dm_sqlite::run(ctx, &db, cmd);
+    }
     let store = DmStore::for_paths(&ctx.paths);
     let now = clock::now_ms();
     match cmd {
@@ -310,12 +324,12 @@ fn decide(
     }
 }
 
-fn blank_to_none(s: Option<&str>) -> Option<&str> {
+pub(super) fn blank_to_none(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Channel from the flag or positional, else the only enabled one (spec §7.1).
-fn resolve_channel(store: &DmStore, given: Option<&str>) -> Result<String, Failure> {
+pub(super) fn resolve_channel(store: &DmStore, given: Option<&str>) -> Result<String, Failure> {
     let Some(raw) = given.map(str::trim).filter(|s| !s.is_empty()) else {
         let loaded = store.loaded_channels();
         if loaded.len() == 1 {
@@ -338,7 +352,7 @@ fn resolve_channel(store: &DmStore, given: Option<&str>) -> Result<String, Failu
 }
 
 /// The `[CHANNEL] CODE` forms of approve/reject.
-fn channel_and_code(
+pub(super) fn channel_and_code(
     store: &DmStore,
     verb: &str,
     args: &[String],

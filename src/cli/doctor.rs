@@ -39,6 +39,11 @@ impl Report {
 }
 
 pub fn run(ctx: &Ctx, repair: bool) -> CliResult {
+    if let crate::statedb::Generation::Sqlite { db } =
+        crate::statedb::Generation::detect(&ctx.paths.state_dir)
+    {
+        return super::doctor_sqlite::run_sqlite(ctx, &db, repair);
+    }
     let p = &ctx.paths;
     let mut r = Report {
         repair,
@@ -92,6 +97,9 @@ pub fn run(ctx: &Ctx, repair: bool) -> CliResult {
         } else {
             check_aux(&mut r, &file);
         }
+    }
+    for line in super::doctor_sqlite::upgrade_forecast(ctx) {
+        println!("upgrade  OpenClaw 2026.9: {line}");
     }
     let remaining = r.problems - r.fixed;
     println!(

@@ -12,10 +12,14 @@ use crate::paths::Paths;
 pub mod completions;
 pub mod console;
 pub mod devices;
+pub mod devices_sqlite;
 pub mod dm;
+pub mod dm_sqlite;
 pub mod doctor;
+pub mod doctor_sqlite;
 pub mod gateway;
 pub mod history;
+pub mod remote;
 pub mod table;
 pub mod validate;
 
@@ -70,6 +74,9 @@ pub struct ConsoleArgs {
     pub exec_timeout: u64,
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// `--url …`: attach to a gateway over WebSocket instead of the state files.
+    #[command(flatten)]
+    pub remote: remote::RemoteArgs,
 }
 
 /// Flags shared by `clawpair gateway` and the console's gateway task.
@@ -100,6 +107,16 @@ pub struct GatewayArgs {
     /// (`AUTH_RATE_LIMITED`; default 30; tests only).
     #[arg(long, value_name = "N", hide = true)]
     pub max_failed_handshakes_per_minute: Option<u32>,
+    /// Serve wss:// (TLS): with a self-signed certificate generated on first
+    /// use in <state>/gateway/tls/ (OpenClaw's place), or --tls-cert/--tls-key.
+    #[arg(long)]
+    pub tls: bool,
+    /// The certificate (PEM chain) to serve; implies --tls.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM); implies --tls.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,11 +124,11 @@ pub enum Command {
     /// Print the resolved state, credentials and devices paths.
     Paths,
     /// DM pairing: codes of unknown senders and the channel allow-lists.
-    #[command(subcommand)]
-    Pairing(dm::PairingCommand),
+    Pairing(dm::PairingArgs),
     /// Device pairing: pending device requests, paired devices and their tokens.
-    #[command(subcommand)]
-    Devices(devices::DevicesCommand),
+    Devices(devices::DevicesArgs),
+    /// Node capability surfaces (OpenClaw 2026.9's second approval), through --url.
+    Nodes(remote::NodesArgs),
     /// Check state files and permissions; --repair moves unreadable files aside.
     Doctor {
         /// Move files that cannot be parsed aside to `<name>.corrupt-<UTC time>`.
@@ -306,10 +323,33 @@ pub fn main() -> ExitCode {
 }
 
 fn run(ctx: &Ctx, command: Option<Command>, console: &ConsoleArgs) -> CliResult {
+    if matches!(
+        command,
+        Some(Command::Gateway(_) | Command::SetupCode(_) | Command::Join(_))
+    ) {
+        if let crate::statedb::Generation::Sqlite { db } =
+            crate::statedb::Generation::detect(&ctx.paths.state_dir)
+        {
+            return Err(Failure::error(format!(
+                "{} exists: this is an OpenClaw 2026.7+ state dir, whose gateway, setup codes \
+                 and device identities are OpenClaw's; clawpair's gateway, setup-code and join \
+                 write 2026.2.26 files and do not run here (use `openclaw gateway`, \
+                 `openclaw qr`, `openclaw node run`)",
+                db.display()
+            )));
+        }
+    }
     match command {
         Some(Command::Paths) => print_paths(ctx),
-        Some(Command::Pairing(cmd)) => dm::run(ctx, cmd),
-        Some(Command::Devices(cmd)) => devices::run(ctx, cmd),
+        Some(Command::Pairing(a)) => match remote::resolve(&a.remote.into())? {
+            Some(r) => remote::pairing(r, a.cmd),
+            None => dm::run(ctx, a.cmd),
+        },
+        Some(Command::Devices(a)) => match remote::resolve(&a.remote.into())? {
+            Some(r) => remote::devices(r, a.cmd),
+            None => devices::run(ctx, a.cmd),
+        },
+        Some(Command::Nodes(a)) => remote::nodes(a),
         Some(Command::Doctor { repair }) => doctor::run(ctx, repair),
         Some(Command::Gateway(cmd)) => gateway::run_gateway(ctx, cmd),
         Some(Command::SetupCode(a)) => gateway::run_setup_code(ctx, a),
@@ -361,6 +401,18 @@ fn print_paths(ctx: &Ctx) -> CliResult {
         p.config_file.display(),
         missing(&p.config_file)
     );
+    let generation = crate::statedb::Generation::detect(&p.state_dir);
+    println!(
+        "state database:  {}{}",
+        crate::statedb::db_path(&p.state_dir).display(),
+        missing(&crate::statedb::db_path(&p.state_dir))
+    );
+    println!("generation:      {}", generation.explain());
+    if generation.is_sqlite() {
+        for w in crate::statedb::legacy_leftovers(p) {
+            println!("warning:         {w}");
+        }
+    }
     Ok(())
 }
 

@@ -28,6 +28,8 @@ pub struct GatewayConfig {
     pub max_pending_per_addr: usize,
     /// Failed handshakes per address per minute before it is refused.
     pub max_failed_handshakes_per_minute: u32,
+    /// Serve `wss://` with this certificate (`--tls`).
+    pub tls: Option<crate::gateway::tls::ServerTls>,
     /// Sockets per address that have not sent their first request yet.
     pub max_handshaking_per_addr: usize,
     /// The owner's own machine (127.0.0.1, ::1) is exempt from the
@@ -51,6 +53,7 @@ impl GatewayConfig {
             max_conns_per_addr: 1024,
             max_pending_per_addr: 16,
             max_failed_handshakes_per_minute: 30,
+            tls: None,
             max_handshaking_per_addr: 64,
             exempt_loopback: true,
         }
@@ -84,7 +87,11 @@ impl std::fmt::Display for Decision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayEvent {
     /// The listener is up.
-    Listening { addr: SocketAddr },
+    Listening {
+        addr: SocketAddr,
+        /// With `--tls`: the certificate's SHA-256, 64 lower-case hex digits.
+        tls_fingerprint: Option<String>,
+    },
     /// The listener could not be bound (for example a real OpenClaw gateway holds the port).
     BindFailed { addr: String, error: String },
     /// A new pending device request was created (not sent for merges).
@@ -103,6 +110,15 @@ pub enum GatewayEvent {
         device_id: String,
         role: String,
         remote_addr: String,
+    },
+    /// The gateway closed a device's connection because the device was
+    /// removed or its token revoked or rotated (close `code`, `reason`:
+    /// 4001 `device removed`). A [`GatewayEvent::DeviceDisconnected`] follows.
+    DeviceClosed {
+        device_id: String,
+        role: String,
+        code: u16,
+        reason: String,
     },
     /// A paired device's connection closed.
     DeviceDisconnected { device_id: String },

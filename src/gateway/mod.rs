@@ -1,5 +1,6 @@
 //! The pairing gateway: a WebSocket server speaking the part of the OpenClaw
-//! 2026.2.26 gateway protocol that pairing depends on.
+//! gateway protocol that pairing depends on, in two dialects: protocol 3 as
+//! OpenClaw 2026.2.26 answers it and protocol 4 as 2026.9.6 does.
 //!
 //! This file and `api` fix the contract between the gateway task and its users
 //! (the console, headless mode, `clawpair gateway`): the configuration it
@@ -16,11 +17,13 @@
 //!
 //! The client side of the protocol lives in [`crate::node`].
 
+pub mod advert;
 pub mod api;
 pub mod crypto;
 pub mod frames;
 pub mod server;
 pub mod setup;
+pub mod tls;
 pub mod token;
 
 pub use api::{Decision, GatewayConfig, GatewayEvent, Presence};
@@ -31,6 +34,7 @@ use std::net::SocketAddr;
 /// The running gateway.
 pub struct GatewayHandle {
     addr: Option<SocketAddr>,
+    tls: Option<[u8; 32]>,
     stop: tokio::sync::watch::Sender<bool>,
     stopped: tokio::sync::watch::Receiver<bool>,
     hub: Option<std::sync::Arc<server::Hub>>,
@@ -48,6 +52,18 @@ impl GatewayHandle {
         self.addr
     }
 
+    /// The certificate's SHA-256 when serving `wss://`.
+    pub fn tls_fingerprint(&self) -> Option<[u8; 32]> {
+        self.tls
+    }
+
+    /// `ws://host:port` or `wss://host:port` of the listener (`None` when the bind failed).
+    pub fn url(&self) -> Option<String> {
+        let a = self.addr?;
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        Some(format!("{scheme}://{a}"))
+    }
+
     /// Resolves when the gateway has stopped (at once when it never started).
     pub async fn wait(&self) {
         let mut rx = self.stopped.clone();
@@ -55,6 +71,16 @@ impl GatewayHandle {
             if rx.changed().await.is_err() {
                 return;
             }
+        }
+    }
+
+    /// Tells the gateway that `devices/` was changed by this process (the
+    /// console's approve, reject, remove): it re-reads the files at once,
+    /// announcing decisions and closing the connections of removed devices
+    /// and revoked or rotated tokens (4001 `device removed`).
+    pub fn devices_changed(&self) {
+        if let Some(h) = &self.hub {
+            h.recheck_devices();
         }
     }
 
@@ -86,6 +112,7 @@ pub async fn start(
             let _ = stopped_tx.send(true);
             return GatewayHandle {
                 addr: None,
+                tls: None,
                 stop,
                 stopped,
                 hub: None,
@@ -94,16 +121,41 @@ pub async fn start(
     };
     let addr = listener.first().and_then(|l| l.local_addr().ok());
     if let Some(a) = addr {
-        let _ = events.send(GatewayEvent::Listening { addr: a });
+        let _ = events.send(GatewayEvent::Listening {
+            addr: a,
+            tls_fingerprint: cfg
+                .tls
+                .as_ref()
+                .map(|t| tls::fingerprint_hex(&t.fingerprint)),
+        });
     }
+    let cfg_tls = cfg.tls.as_ref().map(|t| t.fingerprint);
+    let instance = uuid::Uuid::new_v4().to_string();
+    if let Some(a) = addr {
+        advert::write(
+            &paths,
+            &advert::Advert {
+                pid: std::process::id(),
+                instance: instance.clone(),
+                bind: cfg.bind.clone(),
+                port: a.port(),
+                tls_fingerprint: cfg_tls.as_ref().map(tls::fingerprint_hex),
+                started_at_ms: crate::clock::now_ms(),
+            },
+        );
+    }
+    let advert_paths = paths.clone();
     let hub = server::Hub::new(cfg, paths, events, stop_rx);
     let h = hub.clone();
     tokio::spawn(async move {
         server::serve(h, listener).await;
+        advert::remove_if_ours(&advert_paths, &instance);
         let _ = stopped_tx.send(true);
     });
+    let tls = cfg_tls;
     GatewayHandle {
         addr,
+        tls,
         stop,
         stopped,
         hub: Some(hub),

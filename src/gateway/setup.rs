@@ -1,7 +1,15 @@
-//! Setup codes (spec node-pairing §10, made safer): the code is OpenClaw's
-//! encoding — base64url without padding of `{"url":…,"token":…}` — but the
-//! token is a short-lived bootstrap secret, not the shared gateway token. It is
-//! bound to the first device that presents it, never admits an operator, and is
+//! Setup codes (spec node-pairing §10 and openclaw-2026.9 §12, made safer).
+//! Two encodings, both base64url without padding of compact JSON:
+//!
+//! * 2026.9 (the default): `{"url":…,"bootstrapToken":…,"expiresAtMs":…[,"tlsFingerprint":…]}`,
+//!   optionally written `oc-pair://<code>`; a 2026.9.6 node presents the token
+//!   as `auth.bootstrapToken`;
+//! * 2026.2.26 (`--legacy`): `{"url":…,"token":…}`; a 2026.2.26 node presents
+//!   it as `auth.token`.
+//!
+//! Either way the token is a short-lived bootstrap secret, never the shared
+//! gateway token: bound to the first device that presents it, granting only
+//! the `node` role (OpenClaw's node profile, but with the owner's approval),
 //! void once that device is paired (after its device token was delivered) or
 //! rejected. Only SHA-256 hashes are stored, in a 0600 file in the state dir.
 
@@ -35,6 +43,29 @@ pub fn encode(url: &str, token: &str) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
 
+/// Encodes a 2026.9 code: `{"url":…,"bootstrapToken":…,"expiresAtMs":…}`
+/// (keys in that order, as 2026.9.6 writes them), plus `tlsFingerprint` (64
+/// lower-case hex digits) when the gateway serves `wss://` with its own
+/// certificate.
+pub fn encode_v4(
+    url: &str,
+    bootstrap_token: &str,
+    expires_at_ms: i64,
+    tls_fingerprint: Option<&str>,
+) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("url".into(), json!(url));
+    m.insert("bootstrapToken".into(), json!(bootstrap_token));
+    m.insert("expiresAtMs".into(), json!(expires_at_ms));
+    if let Some(fp) = tls_fingerprint {
+        m.insert("tlsFingerprint".into(), json!(fp));
+    }
+    URL_SAFE_NO_PAD.encode(serde_json::Value::Object(m).to_string())
+}
+
+/// The prefix of the URL form of a setup code (`oc-pair://<code>`).
+pub const OC_PAIR_PREFIX: &str = "oc-pair://";
+
 /// Encodes a password code (`{"url":…,"password":…}`), for parity with OpenClaw.
 pub fn encode_password(url: &str, password: &str) -> String {
     let v = json!({"url": url, "password": password});
@@ -42,37 +73,71 @@ pub fn encode_password(url: &str, password: &str) -> String {
 }
 
 /// A decoded setup code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SetupPayload {
     pub url: String,
+    /// A 2026.2.26 code's token (sent as `auth.token`).
     pub token: Option<String>,
     pub password: Option<String>,
+    /// A 2026.9 code's token (sent as `auth.bootstrapToken`).
+    pub bootstrap_token: Option<String>,
+    /// A 2026.9 code's expiry.
+    pub expires_at_ms: Option<i64>,
+    /// A 2026.9 code's certificate pin, normalised to 64 lower-case hex digits.
+    pub tls_fingerprint: Option<String>,
+}
+
+impl SetupPayload {
+    /// The one-time secret of the code, whichever format.
+    pub fn secret(&self) -> Option<&str> {
+        self.bootstrap_token.as_deref().or(self.token.as_deref())
+    }
 }
 
 /// Longer codes are refused unread (a real one is under 300 characters).
 pub const MAX_SETUP_CODE_CHARS: usize = 4096;
 
-/// Decodes a setup code (base64url, padding and standard alphabet tolerated).
+/// Decodes a setup code of either format (base64url, padding and standard
+/// alphabet tolerated; an `oc-pair://` prefix too). A 2026.9 code needs a
+/// non-empty `bootstrapToken`; its `expiresAtMs`, when present, a
+/// non-negative integer; its `tlsFingerprint` one of the forms OpenClaw
+/// accepts. Whether it has expired is the caller's question.
 pub fn decode(code: &str) -> Option<SetupPayload> {
     let code = code.trim();
     if code.len() > MAX_SETUP_CODE_CHARS {
         return None;
     }
+    let code = match code.get(..OC_PAIR_PREFIX.len()) {
+        Some(p) if p.eq_ignore_ascii_case(OC_PAIR_PREFIX) => &code[OC_PAIR_PREFIX.len()..],
+        _ => code,
+    };
     let bytes = crypto::b64_decode(code)?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let url = v.get("url")?.as_str()?.to_string();
-    let token = v.get("token").and_then(|t| t.as_str()).map(str::to_string);
-    let password = v
-        .get("password")
-        .and_then(|t| t.as_str())
-        .map(str::to_string);
-    if token.is_none() && password.is_none() {
+    let text = |k: &str| v.get(k).and_then(|t| t.as_str()).map(str::to_string);
+    let (token, password) = (text("token"), text("password"));
+    let bootstrap_token = text("bootstrapToken").filter(|t| !t.trim().is_empty());
+    if token.is_none() && password.is_none() && bootstrap_token.is_none() {
         return None;
     }
+    let expires_at_ms = match v.get("expiresAtMs") {
+        None => None,
+        Some(n) => Some(n.as_i64().filter(|n| *n >= 0)?),
+    };
+    let tls_fingerprint = match v.get("tlsFingerprint") {
+        None => None,
+        Some(f) => {
+            let fp = super::tls::parse_fingerprint(f.as_str()?)?;
+            Some(super::tls::fingerprint_hex(&fp))
+        }
+    };
     Some(SetupPayload {
         url,
         token,
         password,
+        bootstrap_token,
+        expires_at_ms,
+        tls_fingerprint,
     })
 }
 
@@ -245,7 +310,50 @@ pub enum SetupVerdict {
     /// paired with a live token for the role.
     PairedAlias,
     /// Unknown, void, expired or bound to another device.
-    Refused(&'static str),
+    Refused(Refusal),
+}
+
+/// Why a setup token is refused. On the wire every cause gets the same
+/// answer (as in OpenClaw); clawpair names the cause in one extra detail,
+/// `bootstrapTokenState`, so `clawpair join` can say which it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Never issued here (or pruned long ago).
+    Unknown,
+    /// Past its expiry.
+    Expired,
+    /// Spent: its device collected its device token, or another device holds it.
+    Used,
+    /// Void because the request it created was rejected.
+    Revoked,
+    /// Presented for a role a setup code never grants (operator).
+    RoleNotAllowed,
+}
+
+impl Refusal {
+    /// The word in `details.bootstrapTokenState` and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Unknown => "unknown",
+            Refusal::Expired => "expired",
+            Refusal::Used => "used",
+            Refusal::Revoked => "revoked",
+            Refusal::RoleNotAllowed => "role-not-allowed",
+        }
+    }
+
+    /// Reads [`Refusal::as_str`] back.
+    pub fn parse(s: &str) -> Option<Refusal> {
+        [
+            Refusal::Unknown,
+            Refusal::Expired,
+            Refusal::Used,
+            Refusal::Revoked,
+            Refusal::RoleNotAllowed,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
 }
 
 /// Checks and, on first use, binds the token to `device_id`.
@@ -264,19 +372,22 @@ pub fn use_for_device(
     now: i64,
 ) -> Result<SetupVerdict> {
     let Some(entry) = find(paths, token)? else {
-        return Ok(SetupVerdict::Refused("unknown"));
+        return Ok(SetupVerdict::Refused(Refusal::Unknown));
     };
     if entry.voided_at_ms.is_some() {
-        if entry.void_reason.as_deref() == Some("paired")
-            && entry.device_id.as_deref() == Some(device_id)
-        {
+        let paired = entry.void_reason.as_deref() == Some("paired");
+        if paired && entry.device_id.as_deref() == Some(device_id) {
             return Ok(SetupVerdict::PairedAlias);
         }
-        return Ok(SetupVerdict::Refused("void"));
+        return Ok(SetupVerdict::Refused(if paired {
+            Refusal::Used
+        } else {
+            Refusal::Revoked
+        }));
     }
     if let Some(d) = &entry.device_id {
         if d != device_id {
-            return Ok(SetupVerdict::Refused("bound-to-other-device"));
+            return Ok(SetupVerdict::Refused(Refusal::Used));
         }
     }
     if now >= entry.expires_at_ms {
@@ -284,14 +395,14 @@ pub fn use_for_device(
             && now < entry.expires_at_ms.saturating_add(DELIVERY_GRACE_MS)
             && device_paired_before_expiry(entry.expires_at_ms);
         if !grace {
-            return Ok(SetupVerdict::Refused("expired"));
+            return Ok(SetupVerdict::Refused(Refusal::Expired));
         }
     }
     if entry.device_id.is_some() {
         if let Some(rid) = entry.request_id.as_deref() {
             if request_resolved_unpaired(rid) {
                 void_for_request(paths, rid, "rejected", now)?;
-                return Ok(SetupVerdict::Refused("void"));
+                return Ok(SetupVerdict::Refused(Refusal::Revoked));
             }
         }
         return Ok(SetupVerdict::Usable { first_use: false });
@@ -312,9 +423,12 @@ pub fn use_for_device(
                     SetupVerdict::Usable { first_use: true }
                 }
                 Some(d) if *d == device => SetupVerdict::Usable { first_use: false },
-                Some(_) => SetupVerdict::Refused("bound-to-other-device"),
+                Some(_) => SetupVerdict::Refused(Refusal::Used),
             },
-            _ => SetupVerdict::Refused("void"),
+            Some(e) if e.void_reason.as_deref() == Some("paired") => {
+                SetupVerdict::Refused(Refusal::Used)
+            }
+            _ => SetupVerdict::Refused(Refusal::Revoked),
         }
     })
 }
@@ -436,29 +550,103 @@ pub fn host_lan_ipv4() -> Option<std::net::Ipv4Addr> {
         .or_else(|| found.first().copied())
 }
 
+/// Keeps scheme, host, explicit port and the path (2026.9.6's normalised
+/// form, `ws[s]://host[:port][/path]`): `http`→`ws`, `https`→`wss`, no
+/// scheme → `ws`, no trailing `/`, query and fragment dropped.
+pub fn normalize_url_with_path(input: &str) -> Option<String> {
+    let base = normalize_url(input)?;
+    let s = input.trim();
+    let rest = s.split_once("://").map_or(s, |(_, r)| r);
+    let path = match rest.find('/') {
+        Some(i) => rest[i..].split(['?', '#']).next().unwrap_or(""),
+        None => "",
+    };
+    let path = path.trim_end_matches('/');
+    if path.chars().any(|c| c.is_whitespace()) {
+        return None;
+    }
+    Some(format!("{base}{path}"))
+}
+
+/// The host of a normalised `ws[s]://host[:port][/path]` URL, without brackets.
+pub fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next().unwrap_or("");
+    let (host, _) = split_host_port(authority)?;
+    Some(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+}
+
+/// Whether `host` is this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// How the setup URL was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetupUrl {
     pub url: String,
     pub source: &'static str,
-    /// Set when only a loopback URL could be offered.
+    /// What the owner should know (loopback only; cleartext to a LAN host).
     pub warning: Option<String>,
+    /// The same, short enough for a toast.
+    pub toast: Option<&'static str>,
+    /// The URL is the gateway's own address (its certificate may be pinned).
+    pub own_address: bool,
 }
 
-/// `--url`, else a non-loopback address of this host when bound to one, else loopback.
+/// The warning for a `ws://` URL to another machine.
+fn cleartext_warning(host: &str) -> String {
+    format!(
+        "warning: ws://{host} is cleartext: OpenClaw's phone apps refuse it (they allow ws:// only \
+         to loopback); node hosts on a private network still connect. Turn on TLS to serve wss:// \
+         (`clawpair gateway --tls`, or `clawpair --tls` for the console's gateway); the setup code \
+         then carries the certificate's fingerprint for the device to pin"
+    )
+}
+
+/// `--url`, else a non-loopback address of this host when the listening
+/// gateway is bound to one, else loopback. `tls`: the gateway serves
+/// `wss://`. `keep_path`: keep an explicit URL's path (2026.9 codes).
 pub fn choose_url(
     explicit: Option<&str>,
     bind: &str,
     port: u16,
+    tls: bool,
+    keep_path: bool,
 ) -> std::result::Result<SetupUrl, String> {
+    let cleartext = |url: &str| -> (Option<String>, Option<&'static str>) {
+        match url_host(url) {
+            Some(h) if url.starts_with("ws://") && !is_loopback_host(&h) => (
+                Some(cleartext_warning(&h)),
+                Some("ws:// to a LAN address: phones refuse cleartext; restart with --tls"),
+            ),
+            _ => (None, None),
+        }
+    };
     if let Some(u) = explicit {
-        let url = normalize_url(u).ok_or_else(|| format!("invalid --url: {u}"))?;
+        let url = if keep_path {
+            normalize_url_with_path(u)
+        } else {
+            normalize_url(u)
+        }
+        .ok_or_else(|| format!("invalid --url: {u}"))?;
+        let (warning, toast) = cleartext(&url);
         return Ok(SetupUrl {
             url,
             source: "--url",
-            warning: None,
+            warning,
+            toast,
+            own_address: false,
         });
     }
+    let scheme = if tls { "wss" } else { "ws" };
     let bind = bind.trim().trim_start_matches('[').trim_end_matches(']');
     let ip: Option<std::net::IpAddr> = bind.parse().ok();
     let host = match ip {
@@ -473,19 +661,27 @@ pub fn choose_url(
         None => None,
     };
     match host {
-        Some(h) => Ok(SetupUrl {
-            url: format!("ws://{h}:{port}"),
-            source: "gateway bind address",
-            warning: None,
-        }),
+        Some(h) => {
+            let url = format!("{scheme}://{h}:{port}");
+            let (warning, toast) = cleartext(&url);
+            Ok(SetupUrl {
+                url,
+                source: "gateway bind address",
+                warning,
+                toast,
+                own_address: true,
+            })
+        }
         None => Ok(SetupUrl {
-            url: format!("ws://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             source: "loopback",
             warning: Some(
                 "warning: the gateway is only bound to loopback; this setup code works only on this \
                  machine (use --url, or run the gateway with --bind 0.0.0.0 or a LAN address)"
                     .into(),
             ),
+            toast: Some("Loopback URL: this code works only on this machine"),
+            own_address: true,
         }),
     }
 }
@@ -518,18 +714,85 @@ mod tests {
 
     #[test]
     fn url_choice() {
-        let u = choose_url(None, "192.168.1.5", 18789).unwrap();
+        let u = choose_url(None, "192.168.1.5", 18789, false, true).unwrap();
         assert_eq!(u.url, "ws://192.168.1.5:18789");
-        assert!(u.warning.is_none());
-        let u = choose_url(None, "127.0.0.1", 18789).unwrap();
+        assert!(u.warning.unwrap().contains("phone apps refuse it"));
+        let u = choose_url(None, "192.168.1.5", 18789, true, true).unwrap();
+        assert_eq!(u.url, "wss://192.168.1.5:18789");
+        assert!(u.warning.is_none() && u.own_address);
+        let u = choose_url(None, "127.0.0.1", 18789, false, true).unwrap();
         assert_eq!(u.url, "ws://127.0.0.1:18789");
-        assert!(u.warning.is_some());
-        assert!(choose_url(None, "localhost", 1).unwrap().warning.is_some());
-        let u = choose_url(Some("http://10.0.0.7:28789/x"), "127.0.0.1", 1).unwrap();
+        assert!(u.warning.unwrap().contains("only bound to loopback"));
+        let u = choose_url(None, "127.0.0.1", 18789, true, true).unwrap();
+        assert_eq!(u.url, "wss://127.0.0.1:18789");
+        assert!(choose_url(None, "localhost", 1, false, true)
+            .unwrap()
+            .warning
+            .is_some());
+        let u = choose_url(
+            Some("http://10.0.0.7:28789/x"),
+            "127.0.0.1",
+            1,
+            false,
+            false,
+        )
+        .unwrap();
         assert_eq!((u.url.as_str(), u.source), ("ws://10.0.0.7:28789", "--url"));
-        let u = choose_url(None, "0.0.0.0", 18789).unwrap();
+        assert!(u.warning.is_some() && !u.own_address);
+        let u = choose_url(
+            Some("http://10.0.0.7:28789/x/"),
+            "127.0.0.1",
+            1,
+            false,
+            true,
+        )
+        .unwrap();
+        assert_eq!(u.url, "ws://10.0.0.7:28789/x");
+        let u = choose_url(Some("ws://127.0.0.1:5"), "0.0.0.0", 1, false, true).unwrap();
+        assert!(u.warning.is_none());
+        let u = choose_url(None, "0.0.0.0", 18789, false, true).unwrap();
         assert!(u.url.starts_with("ws://") && u.url.ends_with(":18789"));
-        assert!(choose_url(Some("ftp://x"), "127.0.0.1", 1).is_err());
+        assert!(choose_url(Some("ftp://x"), "127.0.0.1", 1, false, true).is_err());
+        assert_eq!(
+            normalize_url_with_path("https://gw.example.ts.net/some/path").unwrap(),
+            "wss://gw.example.ts.net/some/path"
+        );
+        assert_eq!(url_host("wss://[::1]:5/x").as_deref(), Some("::1"));
+    }
+
+    #[test]
+    fn v4_codes_match_openclaw() {
+        // fx/setup-codes/decoded.json, qr-url-loopback: re-encodes byte for byte.
+        let code = "eyJ1cmwiOiJ3czovLzEyNy4wLjAuMTozNTI2NyIsImJvb3RzdHJhcFRva2VuIjoiTm1OV0I4ZVJFZXNPNnJIMzNFbjdSS1dtWlVyMk5DR2l6TFY1OTdma2EyUSIsImV4cGlyZXNBdE1zIjoxNzk2MTY1MDQ4MzY4fQ";
+        let p = decode(code).unwrap();
+        assert_eq!(p.url, "ws://127.0.0.1:35267");
+        assert_eq!(
+            p.bootstrap_token.as_deref(),
+            Some("NmNWB8eREesO6rH33En7RKWmZUr2NCGizLV597fka2Q")
+        );
+        assert_eq!(p.expires_at_ms, Some(1796165048368));
+        assert_eq!(p.token, None);
+        assert_eq!(
+            encode_v4(&p.url, p.secret().unwrap(), 1796165048368, None),
+            code
+        );
+        assert_eq!(decode(&format!("oc-pair://{code}")), Some(p.clone()));
+        assert_eq!(decode(&format!("OC-PAIR://{code}")), Some(p));
+        let fp = "57:0B:D4:A6:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:CA:66";
+        let with_fp = encode_v4("wss://h:1", "t", 5, Some(fp));
+        let p = decode(&with_fp).unwrap();
+        assert_eq!(
+            p.tls_fingerprint.as_deref(),
+            Some("570bd4a600112233445566778899aabbccddeeff00112233445566778899ca66")
+        );
+        let bad = URL_SAFE_NO_PAD
+            .encode(r#"{"url":"ws://h:1","bootstrapToken":"t","tlsFingerprint":"nope"}"#);
+        assert_eq!(decode(&bad), None);
+        let bad =
+            URL_SAFE_NO_PAD.encode(r#"{"url":"ws://h:1","bootstrapToken":"t","expiresAtMs":-1}"#);
+        assert_eq!(decode(&bad), None);
+        let bad = URL_SAFE_NO_PAD.encode(r#"{"url":"ws://h:1","bootstrapToken":""}"#);
+        assert_eq!(decode(&bad), None);
     }
 
     #[test]
@@ -566,7 +829,7 @@ mod tests {
         ));
         assert!(matches!(
             use_for_device(&paths, &t.token, "dev-a", never, pending, 11_000).unwrap(),
-            SetupVerdict::Refused("expired")
+            SetupVerdict::Refused(Refusal::Expired)
         ));
         assert!(matches!(
             use_for_device(&paths, &t.token, "dev-a", |_| true, pending, 11_000).unwrap(),
@@ -587,11 +850,11 @@ mod tests {
         void_for_request(&paths, "req-c", "rejected", 20_002).unwrap();
         assert!(matches!(
             use_for_device(&paths, &r.token, "dev-c", never, pending, 20_003).unwrap(),
-            SetupVerdict::Refused("void")
+            SetupVerdict::Refused(Refusal::Revoked)
         ));
         assert!(matches!(
             use_for_device(&paths, "nope", "dev-a", never, pending, 10_600).unwrap(),
-            SetupVerdict::Refused("unknown")
+            SetupVerdict::Refused(Refusal::Unknown)
         ));
         // A request rejected in another process is noticed from the files at
         // the device's next connect, before any watcher runs.
@@ -606,11 +869,11 @@ mod tests {
         let gone = |rid: &str| rid == "req-d";
         assert_eq!(
             use_for_device(&paths, &q.token, "dev-d", never, gone, 30_003).unwrap(),
-            SetupVerdict::Refused("void")
+            SetupVerdict::Refused(Refusal::Revoked)
         );
         assert_eq!(
             use_for_device(&paths, &q.token, "dev-d", never, pending, 30_004).unwrap(),
-            SetupVerdict::Refused("void"),
+            SetupVerdict::Refused(Refusal::Revoked),
             "and it stays void"
         );
         let decoded = decode(&encode("ws://h:1", &t.token)).unwrap();

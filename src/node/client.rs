@@ -1,6 +1,8 @@
 //! A minimal gateway client speaking the same handshake as OpenClaw's
 //! GatewayClient: wait for `connect.challenge`, sign the `v3` payload, send
-//! `connect`, read the answer. Used by `clawpair join`, the tests and the benchmark.
+//! `connect`, read the answer. Protocol 3 or 4 (the offer is the caller's),
+//! over `ws://` or `wss://` (system roots, or a pinned SHA-256 fingerprint).
+//! Used by `clawpair join`, the tests and the benchmark.
 
 use std::time::Duration;
 
@@ -28,7 +30,12 @@ pub struct ConnectOptions {
     pub scopes: Vec<String>,
     pub token: Option<String>,
     pub device_token: Option<String>,
+    /// Protocol 4 only: a 2026.9 setup code's token.
+    pub bootstrap_token: Option<String>,
     pub caps: Vec<String>,
+    /// The offered protocol range (3..3 unless set).
+    pub min_protocol: i64,
+    pub max_protocol: i64,
 }
 
 impl ConnectOptions {
@@ -45,8 +52,18 @@ impl ConnectOptions {
             scopes: vec![],
             token: None,
             device_token: None,
+            bootstrap_token: None,
             caps: vec![],
+            min_protocol: 3,
+            max_protocol: 3,
         }
+    }
+
+    /// The same options offering protocol `min..=max`.
+    pub fn offering(mut self, min: i64, max: i64) -> Self {
+        self.min_protocol = min;
+        self.max_protocol = max;
+        self
     }
 
     /// An operator like `openclaw devices` (client `cli`, all five scopes).
@@ -71,7 +88,10 @@ impl ConnectOptions {
             .collect(),
             token: Some(token.into()),
             device_token: None,
+            bootstrap_token: None,
             caps: vec![],
+            min_protocol: 3,
+            max_protocol: 3,
         }
     }
 
@@ -89,13 +109,16 @@ impl ConnectOptions {
         }
         client.insert("mode".into(), json!(self.client_mode));
         let mut p = serde_json::Map::new();
-        p.insert("minProtocol".into(), json!(3));
-        p.insert("maxProtocol".into(), json!(3));
+        p.insert("minProtocol".into(), json!(self.min_protocol));
+        p.insert("maxProtocol".into(), json!(self.max_protocol));
         p.insert("client".into(), Value::Object(client));
         p.insert("caps".into(), json!(self.caps));
         let mut auth = serde_json::Map::new();
         if let Some(t) = &self.token {
             auth.insert("token".into(), json!(t));
+        }
+        if let Some(t) = &self.bootstrap_token {
+            auth.insert("bootstrapToken".into(), json!(t));
         }
         if let Some(t) = &self.device_token {
             auth.insert("deviceToken".into(), json!(t));
@@ -110,6 +133,7 @@ impl ConnectOptions {
                 .token
                 .as_deref()
                 .or(self.device_token.as_deref())
+                .or(self.bootstrap_token.as_deref())
                 .unwrap_or("");
             let fields = SignedFields {
                 device_id: &id.device_id,
@@ -155,9 +179,20 @@ pub enum ConnectAnswer {
 
 /// Opens a socket and waits for the challenge; returns the nonce.
 pub async fn open(url: &str) -> Result<(ClientWs, String), String> {
-    let (ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .map_err(|e| format!("connect to {url} failed: {e}"))?;
+    open_with(url, None).await
+}
+
+/// [`open`], pinning the server certificate's SHA-256 for `wss://` (without
+/// a pin the system's root certificates decide).
+pub async fn open_with(url: &str, pin: Option<[u8; 32]>) -> Result<(ClientWs, String), String> {
+    let ws = if url.starts_with("wss://") {
+        connect_tls(url, pin).await?
+    } else {
+        tokio_tungstenite::connect_async(url)
+            .await
+            .map_err(|e| format!("connect to {url} failed: {e}"))?
+            .0
+    };
     challenge(ws).await
 }
 
@@ -208,6 +243,37 @@ async fn challenge(mut ws: ClientWs) -> Result<(ClientWs, String), String> {
     .flatten()
     .ok_or_else(|| "connect challenge timeout".to_string())?;
     Ok((ws, nonce))
+}
+
+/// TCP, TLS (rustls, ring) and the WebSocket upgrade for a `wss://` URL.
+async fn connect_tls(url: &str, pin: Option<[u8; 32]>) -> Result<ClientWs, String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let fail = |e: String| format!("connect to {url} failed: {e}");
+    let req = url.into_client_request().map_err(|e| fail(e.to_string()))?;
+    let host = req
+        .uri()
+        .host()
+        .ok_or_else(|| fail("no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = req.uri().port_u16().unwrap_or(443);
+    let tcp = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let config = crate::gateway::tls::client_config(pin).map_err(fail)?;
+    let name =
+        rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| fail(e.to_string()))?;
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(req, MaybeTlsStream::Rustls(tls), None)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+    Ok(ws)
 }
 
 /// Sends `connect` and reads until its response (and the close that may follow).

@@ -99,13 +99,32 @@ fn human(ev: &Event) -> String {
             "device {} disconnected",
             crate::devices::model::short_fingerprint(device_id)
         ),
+        Event::DeviceClosed {
+            device_id,
+            role,
+            code,
+            reason,
+        } => format!(
+            "device {} ({}) disconnected by the gateway: {code} {}",
+            crate::devices::model::short_fingerprint(device_id),
+            c(role),
+            c(reason)
+        ),
         Event::SetupCodeIssued { .. } => "setup code issued (see stdout)".into(),
+        Event::SetupCodeRefused { reason } => format!("no setup code: {}", c(reason)),
         Event::SetupCodeUsed { device_id } => format!(
             "setup code used by {}",
             crate::devices::model::short_fingerprint(device_id)
         ),
         Event::SetupCodeExpired => "setup code expired".into(),
-        Event::GatewayListening { addr } => format!("gateway listening on {addr}"),
+        Event::GatewayListening {
+            addr,
+            tls_fingerprint: None,
+        } => format!("gateway listening on {addr}"),
+        Event::GatewayListening {
+            addr,
+            tls_fingerprint: Some(fp),
+        } => format!("gateway listening on wss://{addr} (TLS certificate sha256 {fp})"),
         Event::GatewayBindFailed { addr, error } => format!(
             "gateway port busy on {addr} ({}); watching the files only",
             c(error)
@@ -134,6 +153,12 @@ fn human(ev: &Event) -> String {
             decision.via.as_str()
         ),
         Event::InputUnknown { error } => c(error),
+        Event::RemoteStatus {
+            url, state, detail, ..
+        } => match detail {
+            Some(d) => format!("{} {state}: {}", c(url), c(d)),
+            None => format!("{} {state}", c(url)),
+        },
     }
 }
 
@@ -148,11 +173,14 @@ pub async fn run(opts: Options) -> Result<(), String> {
         }),
     );
     forward(orx, engine.tx.clone());
-    crate::logfile::line(&format!(
-        "headless on {} (watching by {})",
-        opts.paths.state_dir.display(),
-        engine.watching_by()
-    ));
+    match &opts.remote {
+        Some(r) => crate::logfile::line(&format!("headless on gateway {}", r.url.display())),
+        None => crate::logfile::line(&format!(
+            "headless on {} (watching by {})",
+            opts.paths.state_dir.display(),
+            engine.watching_by()
+        )),
+    }
     {
         let tx = engine.tx.clone();
         // A plain thread: blocking stdin must not hold up shutdown.

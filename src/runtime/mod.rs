@@ -52,6 +52,8 @@ pub struct Options {
     pub quick_approve: bool,
     /// `--exec-on-request`: a command run for every new request.
     pub hook: Option<hook::HookConfig>,
+    /// Attach to this gateway over WebSocket instead of the state files.
+    pub remote: Option<crate::operator::Remote>,
 }
 
 impl Options {
@@ -67,6 +69,7 @@ impl Options {
             via: crate::audit::Via::Console,
             quick_approve: false,
             hook: None,
+            remote: None,
         }
     }
 }
@@ -122,7 +125,13 @@ impl Engine {
     /// Starts the watcher and loaders on the state files of `opts.paths` and
     /// asks for the first reads. Needs a tokio runtime.
     pub fn start(opts: &Options, clipboard: Box<dyn Clipboard>, output: Box<dyn Output>) -> Engine {
-        let source: Arc<dyn Source> = Arc::new(FileSource::new(&opts.paths, &opts.bind, opts.port));
+        let source: Arc<dyn Source> = if let Some(r) = &opts.remote {
+            Arc::new(source::gateway::GatewaySource::start(r.clone()))
+        } else if crate::statedb::Generation::detect(&opts.paths.state_dir).is_sqlite() {
+            Arc::new(source::sqlite::SqliteSource::new(&opts.paths))
+        } else {
+            Arc::new(FileSource::new(&opts.paths, &opts.bind, opts.port))
+        };
         Engine::with_source(opts, source, clipboard, output)
     }
 
@@ -155,12 +164,15 @@ impl Engine {
             Msg::DevicesLoaded,
         ));
         let watch = {
-            let (dn, vn) = (dm_reload.clone(), dev_reload.clone());
+            let (dn, vn, stx) = (dm_reload.clone(), dev_reload.clone(), tx.clone());
             source.watch(
                 opts.force_poll,
                 Box::new(move |c| match c {
                     Changed::Dm => dn.notify_one(),
                     Changed::Devices => vn.notify_one(),
+                    Changed::Remote(st) => {
+                        let _ = stx.send(Msg::Remote(st));
+                    }
                 }),
             )
         };
@@ -194,11 +206,19 @@ impl Engine {
         }
         let info = source.info();
         let place = match &info.kind {
-            source::SourceKind::Files => crate::audit::Place::Local(opts.paths.state_dir.clone()),
+            source::SourceKind::Files | source::SourceKind::Sqlite { .. } => {
+                crate::audit::Place::Local(opts.paths.state_dir.clone())
+            }
+            source::SourceKind::Gateway { url } => crate::audit::Place::Gateway(url.clone()),
         };
         let recorder = recorder::Recorder::start(place, opts.via, tx.clone());
         let mut state = State::new(info.location, now_ms());
         state.quick_approve = opts.quick_approve;
+        state.dm_cap = info.kind.dm_cap();
+        if let source::SourceKind::Sqlite { .. } = info.kind {
+            // OpenClaw 2026.9's gateway owns the devices there; clawpair's does not start.
+            state.gateway = crate::app::rows::GatewayStatus::OpenClawOwns;
+        }
         let hook = opts.hook.clone().map(hook::Hook::start);
         Engine {
             recorder,
@@ -262,8 +282,16 @@ impl Engine {
                 let kind = act.kind();
                 let work = self.source.clone().act(act, now_ms());
                 let (dn, vn) = (self.dm_reload.clone(), self.dev_reload.clone());
+                let gateway = self.gateway.clone();
                 tokio::spawn(async move {
                     let result = work.await;
+                    // The console's own gateway acts on it at once: a removed
+                    // device's connections close now, not at its next look.
+                    if result.is_ok() {
+                        if let Some(h) = gateway.lock().ok().and_then(|g| g.clone()) {
+                            h.devices_changed();
+                        }
+                    }
                     let _ = tx.send(Msg::ActionDone { key, kind, result });
                     dn.notify_one();
                     vn.notify_one();

@@ -72,11 +72,21 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
     let gw = match &s.gateway {
         GatewayStatus::Disabled => "gateway off".to_string(),
         GatewayStatus::Starting { addr } => format!("gateway {addr} starting"),
-        GatewayStatus::Listening { addr } => format!("gateway {addr} listening"),
+        GatewayStatus::Listening { addr } => match &s.gateway_tls {
+            None => format!("gateway {addr} listening"),
+            Some(fp) => format!(
+                "gateway wss://{addr} listening, TLS sha256 {}…",
+                fp.get(..16).unwrap_or(fp)
+            ),
+        },
         GatewayStatus::PortBusy { addr, .. } => format!("gateway {addr} PORT BUSY"),
         GatewayStatus::Stopped => "gateway stopped".to_string(),
+        GatewayStatus::OpenClawOwns => "devices: OpenClaw's gateway (openclaw gateway)".to_string(),
     };
     let online = s.online.len();
+    if let Some(r) = &s.remote {
+        return remote_status_line(f, area, s, r, t);
+    }
     let dir = crate::sanitize::for_terminal(&s.state_dir);
     let (dm, dev, paired, allow) = (
         s.live_dm_count(),
@@ -146,6 +156,39 @@ fn alert_lines(s: &State, w: usize, t: &Theme) -> Vec<Line<'static>> {
         out.truncate(keep);
     }
     out
+}
+
+/// The status line of a console attached to a gateway: what it is attached
+/// to, where the connection stands, what it may do, then the counts.
+fn remote_status_line(
+    f: &mut Frame,
+    area: Rect,
+    s: &State,
+    r: &crate::app::rows::RemoteStatus,
+    t: &Theme,
+) {
+    let remote = crate::sanitize::for_terminal(&r.line());
+    // Load errors get their own lines below; offline, the line itself says why.
+    let mark = if r.is_connected() && !alert_texts(s).is_empty() {
+        "⚠ "
+    } else {
+        ""
+    };
+    let counts = format!(
+        "DM {} · devices {} · paired {}",
+        s.live_dm_count(),
+        s.live_device_count(),
+        s.paired.len()
+    );
+    let text = format!(" {mark}{remote} │ {counts}");
+    let style = match r.state {
+        crate::app::rows::RemoteState::Connected => t.status,
+        _ => t.status.patch(t.warn),
+    };
+    f.render_widget(
+        Paragraph::new(Line::from(fit(&text, area.width as usize))).style(style),
+        area,
+    );
 }
 
 /// The latest toast, or the filter, wrapped to the width: never cut before

@@ -358,7 +358,14 @@ fn dm_listing<'a>(s: &'a State, w: usize, t: &Theme) -> Listing<'a> {
             Span::styled(fit(&name, name_w), style),
             Span::raw(" "),
             Span::styled(
-                fit(&clean(&r.code), 8),
+                fit(
+                    &if r.code.is_empty() {
+                        "-".to_string()
+                    } else {
+                        clean(&r.code)
+                    },
+                    8,
+                ),
                 if row.status.is_gone() { t.gone } else { t.code },
             ),
             Span::raw(" "),
@@ -389,7 +396,11 @@ fn dm_listing<'a>(s: &'a State, w: usize, t: &Theme) -> Listing<'a> {
         row_of,
         rows: visible.len(),
         selected,
-        empty: "No pending DM pairing requests".into(),
+        // A gateway without DM pairing RPCs: say why instead of looking empty.
+        empty: match &s.dm_unavailable {
+            Some(why) => clean(why),
+            None => "No pending DM pairing requests".into(),
+        },
     }
 }
 
@@ -466,6 +477,8 @@ fn devices_listing<'a>(s: &'a State, w: usize, t: &Theme) -> Listing<'a> {
         ];
         spans.push(if row.status.is_gone() {
             Span::raw(fit("", 6))
+        } else if r.surface.is_some() {
+            Span::styled(fit(" caps", 6), t.warn)
         } else {
             countdown_span(r.remaining_ms(s.now_ms), DEVICE_SOON_MS, t)
         });
@@ -481,12 +494,21 @@ fn devices_listing<'a>(s: &'a State, w: usize, t: &Theme) -> Listing<'a> {
             (None, Some(m)) => format!("-/{}", clean(m)),
             (None, None) => "-".into(),
         };
-        let mut detail = format!(
-            "    {kind} · {client} · asks {} [{}]",
-            list(&r.roles),
-            list(&r.scopes)
-        );
-        if let Some(p) = paired {
+        let mut detail = match &r.surface {
+            Some(sf) => format!(
+                "    capabilities · {client} · caps [{}] · {} commands [{}] · approve needs [{}]",
+                list(&sf.caps),
+                sf.commands.len(),
+                list(&sf.commands),
+                list(&sf.required_scopes)
+            ),
+            None => format!(
+                "    {kind} · {client} · asks {} [{}]",
+                list(&r.roles),
+                list(&r.scopes)
+            ),
+        };
+        if let (Some(p), None) = (paired, &r.surface) {
             detail.push_str(&format!(" · has {} [{}]", list(&p.roles), list(&p.scopes)));
         }
         if let Some(ip) = &r.remote_ip {
@@ -609,13 +631,36 @@ fn paired_listing<'a>(s: &'a State, w: usize, t: &Theme) -> Listing<'a> {
         if row.status != RowStatus::Live {
             spans.push(status_span(row, Pane::Paired, 19, &th));
         } else {
-            if online_word {
+            // A pending capability surface takes the place of the online
+            // word (the ●/○ marker still says it) and of the fingerprint.
+            if online_word && p.pending_surface.is_none() {
                 spans.push(Span::styled(
-                    fit(if online { "online" } else { "offline" }, 8),
+                    fit(
+                        if online {
+                            "online"
+                        } else if s.closed_by_gateway.contains_key(&p.device_id) {
+                            "closed"
+                        } else {
+                            "offline"
+                        },
+                        8,
+                    ),
                     if online { th.online } else { th.dim },
                 ));
             }
-            spans.push(Span::styled(short_fingerprint(&p.device_id), th.dim));
+            if let Some(surface) = &p.pending_surface {
+                // OpenClaw 2026.9: the node's capabilities wait for their own
+                // approval; that (not the fingerprint) is what the row needs to say.
+                // It also takes the last-used column (a node asking just connected).
+                spans.truncate(spans.len() - 2);
+                let used: usize = spans.iter().map(|s| s.width()).sum();
+                spans.push(Span::styled(
+                    surface.summary(w.saturating_sub(used)),
+                    th.warn,
+                ));
+            } else {
+                spans.push(Span::styled(short_fingerprint(&p.device_id), th.dim));
+            }
         }
         let mut line = Line::from(spans);
         if is_sel && focused {

@@ -76,7 +76,7 @@ pub fn confirm(f: &mut Frame, area: Rect, s: &State, what: &Confirm, yes: bool, 
         Confirm::RemoveDevice(_) => "Remove",
         Confirm::RevokeAllow(_) => "Revoke",
     };
-    let _ = s;
+    let question = what.question_in(s);
     let (cancel_style, yes_style) = if yes {
         (t.button, t.button_active)
     } else {
@@ -84,7 +84,7 @@ pub fn confirm(f: &mut Frame, area: Rect, s: &State, what: &Confirm, yes: bool, 
     };
     let (cancel_mark, yes_mark) = if yes { ("  ", "> ") } else { ("> ", "  ") };
     let lines = vec![
-        Line::from(clean(&what.question())),
+        Line::from(clean(&question)),
         Line::from(""),
         Line::from(vec![
             Span::styled(format!("{cancel_mark}[ Cancel ]"), cancel_style),
@@ -96,7 +96,9 @@ pub fn confirm(f: &mut Frame, area: Rect, s: &State, what: &Confirm, yes: bool, 
         Line::styled("←/→ switch · Enter choose · y yes · Esc cancel", t.dim)
             .alignment(Alignment::Center),
     ];
-    let r = centered(area, 60, 8);
+    // One line per 56 columns of question, plus the buttons and the hint.
+    let rows = 7 + question.chars().count().div_ceil(56) as u16;
+    let r = centered(area, 60, rows.max(8));
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines)

@@ -94,7 +94,7 @@ pub fn flavor(version: &str) -> Flavor {
         "2026.2.26" => Flavor {
             ready_line: "[gateway] listening on ws://",
         },
-        // openclaw-2026.9.md §14 (not yet run by these tests).
+        // openclaw-2026.9.md §14.
         v if v.starts_with("2026.9.") => Flavor {
             ready_line: "[gateway] ready",
         },

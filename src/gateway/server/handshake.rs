@@ -18,8 +18,10 @@ use super::connect::connect;
 use super::hub::{now, Hub};
 use super::limits::canonical_ip;
 use super::session::run_session;
-use super::wire::{close, close_on_error, fail, send_text, text_of, ws_config, Incoming, Peer};
-use crate::gateway::frames::{self, ErrorShape, FrameError};
+use super::wire::{
+    close, close_on_error, fail, send_text, text_of, ws_config, Conn, Incoming, Peer,
+};
+use crate::gateway::frames::{self, Dialect, ErrorShape, FrameError};
 
 /// What the upgrade request's headers say about locality.
 #[derive(Default)]
@@ -83,10 +85,29 @@ async fn handle_socket_inner(
             .any(|k| h.contains_key(*k));
         Ok(resp)
     };
+    // With --tls the TLS handshake comes first, inside this connection's own
+    // task and deadline: a failed one (a wrong pin, plain HTTP, a scanner)
+    // only drops this socket.
+    let conn = match &hub.cfg.tls {
+        None => Conn::Plain(tcp),
+        Some(t) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(t.config.clone());
+            match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => Conn::Tls(Box::new(s)),
+                Ok(Err(e)) => {
+                    tracing::debug!("tls handshake from {addr} failed: {e}");
+                    hub.record_failure(ip);
+                    return;
+                }
+                // Too slow: like a socket that never sends `connect`.
+                Err(_) => return,
+            }
+        }
+    };
     let accepted = tokio::time::timeout_at(
         deadline,
         Box::pin(tokio_tungstenite::accept_hdr_async_with_config(
-            tcp,
+            conn,
             cb,
             Some(ws_config(&hub.cfg)),
         )),
@@ -150,7 +171,9 @@ async fn handle_socket_inner(
         }
     };
     slot.release();
-    let req = match frames::parse_request(&first) {
+    // The dialect is not known before `connect`: the first frame may carry
+    // protocol 4's envelope fields.
+    let req = match frames::parse_request_as(&first, Dialect::V4) {
         Ok(r) => r,
         Err(FrameError::NotJson) => {
             hub.record_failure(ip);
@@ -166,7 +189,7 @@ async fn handle_socket_inner(
     if req.method != "connect" {
         hub.record_failure(ip);
         let e = ErrorShape::invalid("invalid handshake: first request must be connect");
-        fail(&mut sink, &req.id, &e, 1008).await;
+        fail(&mut sink, &req.id, &e, 1008, None).await;
         return;
     }
     let peer = Peer {
@@ -183,7 +206,14 @@ async fn handle_socket_inner(
             if f.counts_as_failure {
                 hub.record_failure(ip);
             }
-            fail(&mut sink, &req.id, &f.error, f.close_code).await;
+            fail(
+                &mut sink,
+                &req.id,
+                &f.error,
+                f.close_code,
+                f.close_reason.as_deref(),
+            )
+            .await;
             return;
         }
     };

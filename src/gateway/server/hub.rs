@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 use super::limits::{Admit, Limits};
 use super::worker::StoreWorker;
 use crate::clock;
-use crate::devices::{DeviceStore, PendingRequest};
+use crate::devices::{DeviceState, DeviceStore, PairedDevice, PendingRequest};
 use crate::gateway::frames;
 use crate::gateway::{GatewayConfig, GatewayEvent, Presence};
 use crate::paths::Paths;
@@ -51,6 +51,34 @@ pub(super) struct ConnEntry {
     pub(super) tx: mpsc::Sender<String>,
     /// Receives pairing events (operator with `operator.pairing` or admin).
     pub(super) pairing_events: bool,
+    /// The paired device and the token it holds, when it presented one.
+    pub(super) device: Option<DeviceSession>,
+    /// Wakes the connection to close it (its device was removed or its
+    /// token revoked or rotated).
+    pub(super) kick: Arc<Notify>,
+}
+
+/// The device behind a connection, as its handshake found it.
+pub(super) struct DeviceSession {
+    pub(super) device_id: String,
+    pub(super) role: String,
+    /// SHA-256 of the device token the connection was given.
+    pub(super) token_digest: [u8; 32],
+}
+
+impl DeviceSession {
+    /// Whether `device` (the device's current record, `None` when removed)
+    /// still admits this connection: paired, its token for the role live and
+    /// the very one the connection holds.
+    fn still_valid(&self, device: Option<&PairedDevice>) -> bool {
+        device.and_then(|d| d.token(&self.role)).is_some_and(|t| {
+            t.revoked_at_ms.is_none()
+                && crate::secret::digests_equal(
+                    &super::hello::token_digest(&t.token),
+                    &self.token_digest,
+                )
+        })
+    }
 }
 
 /// Pending requests this gateway knows of: request id → (device id, `ts`).
@@ -125,6 +153,11 @@ pub(crate) struct Hub {
     shutdown_seq: OnceLock<u64>,
     /// Requests already announced as resolved, and when.
     announced: Mutex<HashMap<String, Instant>>,
+    /// Asks the watcher to look at `devices/` now.
+    recheck: Notify,
+    /// Counts the revocation checks of this gateway's own writes (a
+    /// connection admitted across one is checked again at registration).
+    revocation_epoch: AtomicU64,
 }
 
 impl Hub {
@@ -158,6 +191,8 @@ impl Hub {
             shutdown,
             shutdown_seq: OnceLock::new(),
             announced: Mutex::new(HashMap::new()),
+            recheck: Notify::new(),
+            revocation_epoch: AtomicU64::new(0),
         })
     }
 
@@ -200,6 +235,64 @@ impl Hub {
             }
             let _ = c.tx.try_send(text.clone());
         }
+    }
+
+    /// The current revocation epoch (see [`Hub::stale_after_write`]).
+    pub(super) fn revocation_epoch(&self) -> u64 {
+        self.revocation_epoch.load(Ordering::SeqCst)
+    }
+
+    /// [`Hub::stale_connections`] for a state this gateway just changed: the
+    /// epoch moves first, so a connection admitted before the change and
+    /// registered after this scan notices it moved.
+    pub(super) fn stale_after_write(&self, state: &DeviceState) -> Vec<ConnId> {
+        self.revocation_epoch.fetch_add(1, Ordering::SeqCst);
+        self.stale_connections(state)
+    }
+
+    /// Connections whose device record in `state` no longer admits them:
+    /// the device removed, its token for the role revoked, or rotated away.
+    pub(super) fn stale_connections(&self, state: &DeviceState) -> Vec<ConnId> {
+        let conns = lock(&self.conns);
+        if !conns.values().any(|c| c.device.is_some()) {
+            return Vec::new();
+        }
+        let by_id: HashMap<&str, &PairedDevice> = state
+            .paired
+            .iter()
+            .map(|d| (d.device_id.as_str(), d))
+            .collect();
+        conns
+            .iter()
+            .filter_map(|(id, c)| {
+                let d = c.device.as_ref()?;
+                (!d.still_valid(by_id.get(d.device_id.as_str()).copied())).then_some(*id)
+            })
+            .collect()
+    }
+
+    /// Closes these connections (4001 `device removed`, from their own task).
+    pub(super) fn kick(&self, ids: &[ConnId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let conns = lock(&self.conns);
+        for id in ids {
+            if let Some(c) = conns.get(id) {
+                c.kick.notify_one();
+            }
+        }
+    }
+
+    /// Asks the watcher to re-read `devices/` at once (a change was made in
+    /// this process, or the directory changed).
+    pub(crate) fn recheck_devices(&self) {
+        self.recheck.notify_one();
+    }
+
+    /// Resolves when [`Hub::recheck_devices`] was called.
+    pub(super) async fn recheck_requested(&self) {
+        self.recheck.notified().await;
     }
 
     /// The `seq` of the `shutdown` event: taken once, the same on every connection.

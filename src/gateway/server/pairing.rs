@@ -24,6 +24,8 @@ pub(super) enum Outcome {
         reason: PairingReason,
         created: bool,
         request: Value,
+        /// What this very key is already paired for: (roles, scopes).
+        approved: Option<(Vec<String>, Vec<String>)>,
     },
     /// Paired for the role (perhaps approved silently just now).
     Accepted {
@@ -46,6 +48,10 @@ pub(super) struct PairingJob {
     pub(super) may_create: bool,
     /// A local client, and local clients are approved silently.
     pub(super) silent_ok: bool,
+    /// Protocol 4: a paired device whose token for the role was revoked must
+    /// be approved again (`role-upgrade`, a repair request), as in 2026.9.6;
+    /// 2026.2.26 minted a new token silently.
+    pub(super) revoked_needs_repair: bool,
 }
 
 impl PairingJob {
@@ -67,6 +73,7 @@ impl PairingJob {
             alias,
             may_create,
             silent_ok,
+            revoked_needs_repair,
         } = self;
         let device_id = input.device_id.clone();
         if let Some(tok) = &device_token {
@@ -84,13 +91,31 @@ impl PairingJob {
                 return Ok(Outcome::AuthFailed(TokenFailure::TokenRevoked));
             }
         }
-        let reason = st.pairing_reason(&ConnectClaim {
+        let mut reason = st.pairing_reason(&ConnectClaim {
             device_id: &input.device_id,
             public_key: &input.public_key,
             platform: input.platform.as_deref(),
             device_family: input.device_family.as_deref(),
             role: &role,
             scopes: &scopes,
+        });
+        let same_key = st
+            .paired_by_id(&device_id)
+            .filter(|d| d.public_key == input.public_key);
+        if reason.is_none()
+            && revoked_needs_repair
+            && same_key.is_some_and(|d| d.token(&role).is_some_and(|r| r.revoked_at_ms.is_some()))
+        {
+            reason = Some(PairingReason::RoleUpgrade);
+        }
+        let approved = same_key.map(|d| {
+            (
+                d.all_roles(),
+                d.approved_scopes
+                    .clone()
+                    .or_else(|| d.scopes.clone())
+                    .unwrap_or_default(),
+            )
         });
         let mut silently_approved = None;
         if let Some(reason) = reason {
@@ -114,6 +139,7 @@ impl PairingJob {
                     reason,
                     created: out.created,
                     request: payload::requested_payload(&out.request),
+                    approved,
                 });
             }
             known.remove(&rid);

@@ -1,9 +1,18 @@
 //! Decisions made elsewhere (another process, the console) and here, announced
-//! once as `device.pair.resolved` (spec §8).
+//! once as `device.pair.resolved` (spec §8); and removals, revocations and
+//! rotations made elsewhere, whose connections are closed (4001
+//! `device removed`, openclaw-2026.9 §8.7).
+//!
+//! The watcher looks at `devices/` every `watch_interval_ms` (1 s), at once
+//! when the directory changes (`notify`, so a `clawpair devices revoke` in
+//! another process bites within tens of milliseconds), and when this process
+//! asks (the console's own actions, a new device session).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+
+use notify::Watcher;
 
 use super::hub::{Audience, Hub, KnownPending};
 use crate::devices::payload;
@@ -11,31 +20,79 @@ use crate::devices::{DeviceState, PENDING_TTL_MS};
 use crate::gateway::setup;
 use crate::gateway::{Decision, GatewayEvent};
 
+/// A burst of change notices (an atomic write is several) is read once, this
+/// long after the first.
+const RECHECK_DEBOUNCE_MS: u64 = 10;
+/// Looks asked for are at least this far apart (the gateway's own writes
+/// notify too; under load they come in bursts).
+const RECHECK_SPACING_MS: u64 = 40;
+
 /// Notices decisions made elsewhere (another process, the console) and sends
-/// `device.pair.resolved` for them.
+/// `device.pair.resolved` for them; closes the connections the files no
+/// longer admit.
 pub(super) async fn watcher(hub: Arc<Hub>) {
     let mut shutdown = hub.shutdown_signal();
     let period = Duration::from_millis(hub.cfg.watch_interval_ms.max(50));
     let mut iv = tokio::time::interval(period);
+    let mut dir_watch: Option<notify::RecommendedWatcher> = None;
+    let mut last = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = iv.tick() => {}
+            _ = hub.recheck_requested() => {
+                let spaced = last + Duration::from_millis(RECHECK_SPACING_MS);
+                let soon = tokio::time::Instant::now() + Duration::from_millis(RECHECK_DEBOUNCE_MS);
+                tokio::time::sleep_until(spaced.max(soon)).await;
+            }
+        }
+        last = tokio::time::Instant::now();
+        if dir_watch.is_none() {
+            // `devices/` may not exist yet; try again on every look.
+            dir_watch = watch_devices_dir(&hub);
         }
         // Read through the writer thread so the known-request map and the
         // files are always seen in the same order.
         let known = hub.known_pending();
-        let Ok((resolved, t)) = hub
+        let h = hub.clone();
+        let Ok((resolved, stale, t)) = hub
             .worker
-            .run(move |st, t| (notice_changes(&known, st, t), t))
+            .run(move |st, t| (notice_changes(&known, st, t), h.stale_connections(st), t))
             .await
         else {
             continue;
         };
+        hub.kick(&stale);
         for (rid, device_id, decision) in resolved {
             announce_resolved(&hub, &rid, &device_id, decision, t).await;
         }
     }
+}
+
+/// Watches `devices/` for changes of `paired.json` and `pending.json`;
+/// `None` while the directory does not exist (or watching is impossible:
+/// the 1 s look still runs).
+fn watch_devices_dir(hub: &Arc<Hub>) -> Option<notify::RecommendedWatcher> {
+    let dir = hub.paths.devices_dir.clone();
+    if !dir.is_dir() {
+        return None;
+    }
+    let weak = Arc::downgrade(hub);
+    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(ev) = res else { return };
+        let ours = ev.paths.iter().any(|p| {
+            p.file_name()
+                .is_some_and(|n| n == "paired.json" || n == "pending.json")
+        });
+        if ours {
+            if let Some(h) = weak.upgrade() {
+                h.recheck_devices();
+            }
+        }
+    })
+    .ok()?;
+    w.watch(&dir, notify::RecursiveMode::NonRecursive).ok()?;
+    Some(w)
 }
 
 /// Requests resolved since the last look: (request id, device id, decision).

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::hello::Session;
-use super::hub::{now, ConnEntry, Hub};
+use super::hub::{now, ConnEntry, DeviceSession, Hub};
 use super::rpc::{handle_rpc, Denied, Reply};
 use super::wire::{close, close_on_error, send_text, text_of, Incoming, Peer, Sink, Stream};
 use crate::gateway::frames;
@@ -19,6 +19,9 @@ use crate::gateway::GatewayEvent;
 const OUT_QUEUE: usize = 64;
 /// Consecutive calls refused for the role after which the connection is closed.
 const MAX_UNAUTHORIZED_ROLE_CALLS: u32 = 10;
+/// The close of a connection whose device was removed or whose token was
+/// revoked or rotated (2026.9.6's code and reason for all three).
+pub(super) const DEVICE_REMOVED: (u16, &str) = (4001, "device removed");
 
 /// Runs a connection whose `connect` succeeded: registers it for broadcasts,
 /// sends `hello-ok`, keeps presence, serves requests until either side closes.
@@ -36,10 +39,21 @@ pub(super) async fn run_session(
             .scopes
             .iter()
             .any(|s| s == "operator.pairing" || s == "operator.admin");
+    let kick = std::sync::Arc::new(Notify::new());
+    let device = match (&session.device_id, session.token_digest) {
+        (Some(d), Some(digest)) => Some(DeviceSession {
+            device_id: d.clone(),
+            role: session.role.clone(),
+            token_digest: digest,
+        }),
+        _ => None,
+    };
     // Register before answering so no broadcast between hello-ok and registration is lost.
     let conn = hub.register(ConnEntry {
         tx: tx.clone(),
         pairing_events,
+        device,
+        kick: kick.clone(),
     });
     let hello = frames::res_ok(&connect_id, std::mem::take(&mut session.hello));
     let sent = send_text(&mut sink, hello).await;
@@ -66,11 +80,25 @@ pub(super) async fn run_session(
             remote_addr: remote.clone(),
         });
     }
+    let mut kicked = false;
     if sent {
-        serve(hub, &mut sink, &mut stream, rx, &session).await;
+        // A revocation made here between the pairing decision and the
+        // registration did not see this connection: look again now.
+        if session.device_id.is_some() && hub.revocation_epoch() != session.epoch {
+            hub.recheck_devices();
+        }
+        kicked = serve(hub, &mut sink, &mut stream, rx, &session, &kick).await;
     }
     hub.unregister(conn);
     // The socket closes when `sink` and `stream` drop, after this.
+    if let (true, Some(d)) = (kicked, &session.device_id) {
+        hub.emit(GatewayEvent::DeviceClosed {
+            device_id: d.clone(),
+            role: session.role.clone(),
+            code: DEVICE_REMOVED.0,
+            reason: DEVICE_REMOVED.1.to_string(),
+        });
+    }
     if let Some(d) = &session.device_id {
         hub.device_disconnected(d);
         hub.emit(GatewayEvent::DeviceDisconnected {
@@ -80,18 +108,28 @@ pub(super) async fn run_session(
 }
 
 /// Sends what is queued for the connection, answers its requests, ends with
-/// `shutdown` + 1012 when the gateway stops.
+/// `shutdown` + 1012 when the gateway stops. `true` when it was closed
+/// because its device no longer admits it.
 async fn serve(
     hub: &Arc<Hub>,
     sink: &mut Sink,
     stream: &mut Stream,
     mut rx: mpsc::Receiver<String>,
     session: &Session,
-) {
+    kick: &Notify,
+) -> bool {
     let mut shutdown = hub.shutdown_signal();
     let mut unauthorized_role_calls = 0u32;
     loop {
         tokio::select! {
+            _ = kick.notified() => {
+                // What was queued before (the response that caused this) goes first.
+                while let Ok(t) = rx.try_recv() {
+                    let _ = send_text(sink, t).await;
+                }
+                close(sink, DEVICE_REMOVED.0, DEVICE_REMOVED.1).await;
+                return true;
+            }
             out = rx.recv() => match out {
                 Some(t) => {
                     if !send_text(sink, t).await { break; }
@@ -143,4 +181,5 @@ async fn serve(
             }
         }
     }
+    false
 }

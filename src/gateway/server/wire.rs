@@ -1,10 +1,13 @@
 //! The WebSocket stream and the frame-level helpers every stage uses.
 
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::SinkExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -14,7 +17,51 @@ use tokio_tungstenite::WebSocketStream;
 use crate::gateway::frames::{self, ErrorShape};
 use crate::gateway::GatewayConfig;
 
-pub(super) type Ws = WebSocketStream<TcpStream>;
+/// A connection's byte stream: plain TCP, or TLS over it (`--tls`).
+pub(super) enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+pub(super) type Ws = WebSocketStream<Conn>;
 pub(super) type Sink = SplitSink<Ws, Message>;
 pub(super) type Stream = SplitStream<Ws>;
 
@@ -97,12 +144,19 @@ pub(super) async fn close_on_error(sink: &mut Sink, e: &WsError) {
     }
 }
 
-/// Answers request `id` with `e`, then closes with `code` and the error's message.
-pub(super) async fn fail(sink: &mut Sink, id: &str, e: &ErrorShape, code: u16) {
+/// Answers request `id` with `e`, then closes with `code` and `reason`
+/// (the error's message when `None`).
+pub(super) async fn fail(
+    sink: &mut Sink,
+    id: &str,
+    e: &ErrorShape,
+    code: u16,
+    reason: Option<&str>,
+) {
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
         sink.send(Message::text(frames::res_err(id, e))),
     )
     .await;
-    close(sink, code, &e.message).await;
+    close(sink, code, reason.unwrap_or(&e.message)).await;
 }

@@ -38,27 +38,59 @@ impl FileSource {
         }
     }
 
-    /// A new one-time setup token for the gateway, encoded with its URL.
-    /// Returns the code and, when only loopback could be offered, a warning.
+    /// A new one-time setup token (2026.9 format) for the console's own
+    /// gateway, with the address, port and certificate of the gateway that
+    /// is actually listening (`listening_port`); refused when it is not, since
+    /// nothing could redeem the code. Returns the code and a short warning
+    /// (loopback only; cleartext to a LAN address).
     fn setup_code(
         &self,
-        port: Option<u16>,
+        listening_port: Option<u16>,
         now_ms: i64,
     ) -> Result<(SetupCode, Option<String>), String> {
-        use crate::gateway::setup;
-        let chosen = setup::choose_url(None, &self.bind, port.unwrap_or(self.port))?;
+        use crate::gateway::{advert, setup};
+        let Some(port) = listening_port else {
+            return Err(self.not_listening());
+        };
+        // Written by the gateway of this very process once it listened.
+        let ad = advert::read(&self.paths).filter(|a| a.port == port);
+        let tls = ad.as_ref().and_then(|a| a.tls_fingerprint.clone());
+        let bind = ad.map(|a| a.bind).unwrap_or_else(|| self.bind.clone());
+        let chosen = setup::choose_url(None, &bind, port, tls.is_some(), true)?;
         let t =
             setup::create(&self.paths, setup::DEFAULT_TTL_MS, now_ms).map_err(|e| e.to_string())?;
+        let fp = tls.filter(|_| chosen.url.starts_with("wss://"));
         Ok((
             SetupCode {
-                code: setup::encode(&chosen.url, &t.token),
+                code: setup::encode_v4(&chosen.url, &t.token, t.expires_at_ms, fp.as_deref()),
                 url: chosen.url,
                 expires_at_ms: t.expires_at_ms,
             },
-            chosen
-                .warning
-                .map(|_| "Loopback URL: this code works only on this machine".to_string()),
+            chosen.toast.map(str::to_string),
         ))
+    }
+
+    /// Why no code is issued while the console's gateway does not listen,
+    /// and what to do instead.
+    fn not_listening(&self) -> String {
+        let host = if self.bind == "0.0.0.0" || self.bind == "::" {
+            "127.0.0.1"
+        } else {
+            self.bind.as_str()
+        };
+        if crate::gateway::advert::port_listening(self.port) {
+            format!(
+                "PORT BUSY: another gateway listens on {}:{}, not this console's, so a code \
+                 issued here could not be redeemed. Issue it from that gateway (`openclaw qr` for \
+                 OpenClaw), or attach this console to it: clawpair --url ws://{host}:{} --token …",
+                self.bind, self.port, self.port
+            )
+        } else {
+            "This console's gateway is not running, so a code issued here could not be redeemed. \
+             Start it (`clawpair` without --no-gateway, or `clawpair gateway`), or attach to a \
+             running gateway: clawpair --url ws://HOST:PORT --token …"
+                .to_string()
+        }
     }
 
     fn read_dm(&self, now_ms: i64) -> Result<DmSnapshot, String> {
@@ -77,6 +109,7 @@ impl FileSource {
                     created_at_ms: r.created_at_ms,
                     last_seen_at_ms: r.last_seen_at_ms,
                     meta: r.meta,
+                    request_id: None,
                 })),
                 Err(e) => snap.errors.push(e.to_string()),
             }
@@ -184,6 +217,9 @@ impl FileSource {
             Act::ApproveDevice { request_id } => self.approve_device(request_id, now_ms),
             Act::RejectDevice { request_id } => self.reject_device(request_id, now_ms),
             Act::RemoveDevice { device_id } => self.remove_device(device_id, now_ms),
+            Act::ApproveNode { .. } | Act::RejectNode { .. } => Err(ActionError::Failed(
+                "node capability surfaces are decided through an OpenClaw 2026.9 gateway (clawpair --url)".into(),
+            )),
         }
     }
 }
@@ -209,6 +245,7 @@ pub fn device_request(p: model::PendingRequest) -> DeviceRequest {
         remote_ip: p.remote_ip,
         is_repair: p.is_repair,
         ts: p.ts,
+        surface: None,
     }
 }
 
@@ -250,6 +287,7 @@ pub fn paired_device(p: model::PairedDevice) -> PairedDevice {
         active_roles,
         last_used_ms: last_used,
         approved_at_ms: p.approved_at_ms,
+        pending_surface: None,
     }
 }
 

@@ -1,33 +1,40 @@
 //! The seam between the engine and wherever the pairing state lives. The
 //! console, headless mode and the app core see only rows, changes and the
 //! results of acts; a [`Source`] turns those into file reads and writes (the
-//! OpenClaw 2026.2.26 JSON state, [`files::FileSource`]), and later into
-//! database reads or gateway RPCs.
+//! OpenClaw 2026.2.26 JSON state, [`files::FileSource`]) or into the pairing
+//! RPCs of a gateway reached over WebSocket ([`gateway::GatewaySource`], whose
+//! connection state reaches the status line as [`Changed::Remote`]).
 //!
 //! ```text
 //!   Engine ──load_dm/load_devices──▶ Source ──▶ DmSnapshot / DeviceSnapshot
-//!          ◀────── Changed ──────────  (watch: notify, WAL, gateway events)
+//!          ◀────── Changed ──────────  (watch: notify, gateway events, DM polling,
+//!                                        Remote(status) of the connection)
 //!          ──act(Act)──────────────▶        ──▶ Done | ActionError
 //!          ──issue_setup_code──────▶        ──▶ SetupCode
 //! ```
 
 pub mod files;
+pub mod gateway;
+pub mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::app::effect::{Act, ActionError, Done};
-use crate::app::rows::{DeviceSnapshot, DmSnapshot, SetupCode};
+use crate::app::rows::{DeviceSnapshot, DmSnapshot, RemoteStatus, SetupCode};
 
 /// Work a source does in the background; the engine awaits it on a task.
 pub type Pending<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// Which part of the state changed, so only it is re-read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which part of the state changed, so only it is re-read; or, for a
+/// source reached over a connection, where that connection stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Changed {
     Dm,
     Devices,
+    /// The connection to a remote gateway changed state (status line).
+    Remote(RemoteStatus),
 }
 
 /// What kind of place the state lives in.
@@ -35,6 +42,13 @@ pub enum Changed {
 pub enum SourceKind {
     /// OpenClaw 2026.2.26 JSON files in a state dir.
     Files,
+    /// A gateway (OpenClaw 2026.2.26 or 2026.9, or clawpair's own) reached as
+    /// an operator over `ws://` / `wss://`.
+    Gateway { url: String },
+    /// OpenClaw 2026.7+ `state/openclaw.sqlite` (its `user_version`; 0 when
+    /// it could not be read). Its gateway owns the devices; the DM cap
+    /// counts per account.
+    Sqlite { user_version: i64 },
 }
 
 /// A source as the status line names it.
@@ -43,6 +57,17 @@ pub struct SourceInfo {
     pub kind: SourceKind,
     /// Where it is, for people: `~/.openclaw`.
     pub location: String,
+}
+
+impl SourceKind {
+    /// What the DM cap of three counts: each account on OpenClaw 2026.9's
+    /// database, the whole channel on 2026.2.26's files.
+    pub fn dm_cap(&self) -> crate::app::rows::DmCap {
+        match self {
+            SourceKind::Sqlite { .. } => crate::app::rows::DmCap::PerAccount,
+            SourceKind::Files | SourceKind::Gateway { .. } => crate::app::rows::DmCap::PerChannel,
+        }
+    }
 }
 
 /// A running change notifier; dropping it stops it.

@@ -1,0 +1,275 @@
+//! `clawpair pairing …` on an OpenClaw 2026.7+ state dir: the same verbs and
+//! output shapes as on the 2026.2.26 files, on `state/openclaw.sqlite`.
+//! Reads use a read-only connection and change nothing (OpenClaw's own `pairing
+//! list` persists its pruning; clawpair prunes only what it shows). `approve`,
+//! `reject` and `revoke` are the one DM transaction of
+//! [`crate::statedb::dm::write_channel`]. `openclaw.json` is never touched: when
+//! no command owner is configured, the owner is told the one command that sets it.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::dm::{
+    blank_to_none, channel_and_code, render_requests, resolve_channel, PairingCommand,
+};
+use super::{CliResult, Ctx, Failure};
+use crate::clock;
+use crate::dm::{keys, DmStore, PairingRequest};
+use crate::sanitize::for_terminal;
+use crate::statedb::{self, dm, StateDb};
+
+fn open(db: &Path) -> Result<StateDb, Failure> {
+    StateDb::open_read(db).map_err(|e| Failure::error(e.to_string()))
+}
+
+fn read(db: &Path) -> Result<dm::DmRows, Failure> {
+    let s = open(db)?;
+    dm::read(&s).map_err(|e| Failure::error(e.to_string()))
+}
+
+/// A channel as the database keys it.
+fn key(channel: &str) -> Result<String, Failure> {
+    dm::channel_key(channel)
+        .ok_or_else(|| Failure::error(format!("Invalid channel: {}", for_terminal(channel))))
+}
+
+pub fn run(ctx: &Ctx, db: &Path, cmd: PairingCommand) -> CliResult {
+    // Only for channel resolution: which channels openclaw.json enables.
+    let store = DmStore::for_paths(&ctx.paths);
+    let now = clock::now_ms();
+    match cmd {
+        PairingCommand::List {
+            channel_arg,
+            opts,
+            json,
+        } => {
+            let channel =
+                resolve_channel(&store, opts.channel.as_deref().or(channel_arg.as_deref()))?;
+            let ch = key(&channel)?;
+            let account = blank_to_none(opts.account.as_deref()).map(|a| dm::account_key(Some(a)));
+            let rows = read(db)?;
+            let requests: Vec<PairingRequest> = rows
+                .visible(now)
+                .into_iter()
+                .filter(|r| r.channel == ch && account.as_deref().is_none_or(|a| r.account == a))
+                .filter_map(|r| PairingRequest::from_value(&r.to_json()))
+                .collect();
+            if json {
+                let list: Vec<Value> = requests.iter().map(|r| r.raw.clone()).collect();
+                print!(
+                    "{}",
+                    crate::jsonfmt::to_pretty_nl(&json!({"channel": channel, "requests": list}))
+                );
+            } else if requests.is_empty() {
+                println!("No pending {channel} pairing requests.");
+            } else {
+                print!(
+                    "{}",
+                    render_requests(&store, &channel, &requests, super::table::target_width())
+                );
+            }
+            Ok(())
+        }
+        PairingCommand::Approve { args, opts, .. } => decide(
+            ctx,
+            db,
+            &store,
+            true,
+            &args,
+            opts.channel.as_deref(),
+            opts.account.as_deref(),
+            now,
+        ),
+        PairingCommand::Reject { args, opts, .. } => decide(
+            ctx,
+            db,
+            &store,
+            false,
+            &args,
+            opts.channel.as_deref(),
+            opts.account.as_deref(),
+            now,
+        ),
+        PairingCommand::Request { .. } => Err(Failure::error(format!(
+            "{}: on an OpenClaw 2026.7+ state dir DM requests come from OpenClaw's channels; \
+             clawpair does not write them",
+            db.display()
+        ))),
+        PairingCommand::Allowlist {
+            channel,
+            account,
+            json,
+        } => allowlist(db, &store, channel.as_deref(), account.as_deref(), json),
+        PairingCommand::Revoke {
+            channel,
+            entry,
+            account,
+            ..
+        } => {
+            let channel = resolve_channel(&store, Some(&channel))?;
+            let acct = dm::account_key(blank_to_none(account.as_deref()));
+            let op = dm::Op::Revoke {
+                account: acct.clone(),
+                entry: entry.clone(),
+            };
+            let out = dm::write_channel(db, &key(&channel)?, &op, now)
+                .map_err(|e| Failure::error(e.to_string()))?;
+            if !out.allow_changed {
+                return Err(Failure::error(format!(
+                    "{} is not on the {channel} allow-list of account {acct}",
+                    for_terminal(&entry)
+                )));
+            }
+            println!(
+                "Revoked {channel} sender {} (account {acct}, {}).",
+                for_terminal(&entry),
+                statedb::db_path(&ctx.paths.state_dir).display()
+            );
+            Ok(())
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    ctx: &Ctx,
+    db: &Path,
+    store: &DmStore,
+    approve: bool,
+    args: &[String],
+    channel_flag: Option<&str>,
+    account: Option<&str>,
+    now: i64,
+) -> CliResult {
+    let verb = if approve { "approve" } else { "reject" };
+    let (channel, code) = channel_and_code(store, verb, args, channel_flag)?;
+    let account = blank_to_none(account).map(str::to_string);
+    let op = if approve {
+        dm::Op::Approve {
+            code: code.clone(),
+            account,
+        }
+    } else {
+        dm::Op::Dismiss {
+            code: code.clone(),
+            account,
+        }
+    };
+    let out = dm::write_channel(db, &key(&channel)?, &op, now)
+        .map_err(|e| Failure::error(e.to_string()))?;
+    let Some(sender) = out.sender() else {
+        return Err(Failure::error(format!(
+            "No pending pairing request found for code: {}",
+            for_terminal(&code)
+        )));
+    };
+    let done = if approve { "Approved" } else { "Rejected" };
+    println!("{done} {channel} sender {}.", for_terminal(sender));
+    if approve && statedb::owner_missing(&ctx.paths) {
+        // OpenClaw's own first approval would make this sender the command
+        // owner by rewriting openclaw.json as strict JSON (comments lost);
+        // clawpair leaves the file alone and says how.
+        println!(
+            "No command owner is configured (commands.ownerAllowFrom is empty); clawpair leaves \
+             openclaw.json alone. To make this sender the owner, run: {}",
+            for_terminal(&statedb::owner_command(&channel, sender))
+        );
+    }
+    Ok(())
+}
+
+fn allowlist(
+    db: &Path,
+    store: &DmStore,
+    channel: Option<&str>,
+    account: Option<&str>,
+    json: bool,
+) -> CliResult {
+    let rows = read(db)?;
+    if let Some(acc) = blank_to_none(account) {
+        let channel = resolve_channel(store, channel)?;
+        let ch = key(&channel)?;
+        let acc = keys::request_account(Some(acc));
+        let entries: Vec<String> = rows
+            .allow
+            .iter()
+            .find(|a| a.channel == ch && a.account == acc)
+            .map(|a| a.entries.clone())
+            .unwrap_or_default();
+        if json {
+            print!(
+                "{}",
+                crate::jsonfmt::to_pretty_nl(
+                    &json!({"channel": channel, "account": acc, "allowFrom": entries})
+                )
+            );
+        } else if entries.is_empty() {
+            println!("No approved {channel} senders for account {acc}.");
+        } else {
+            println!(
+                "Approved {channel} senders for account {acc} ({}):",
+                entries.len()
+            );
+            for e in entries {
+                println!("  {}", for_terminal(&e));
+            }
+        }
+        return Ok(());
+    }
+    let wanted = match channel {
+        Some(c) => Some(key(&resolve_channel(store, Some(c))?)?),
+        None => None,
+    };
+    let lists: Vec<&dm::Allow> = rows
+        .allow
+        .iter()
+        .filter(|l| wanted.as_deref().is_none_or(|w| w == l.channel))
+        .collect();
+    if json {
+        let items: Vec<Value> = lists
+            .iter()
+            .map(|l| {
+                json!({
+                    "channel": l.channel,
+                    "account": l.account,
+                    "file": Value::Null,
+                    "allowFrom": l.entries,
+                })
+            })
+            .collect();
+        print!(
+            "{}",
+            crate::jsonfmt::to_pretty_nl(&json!({ "allowlists": items }))
+        );
+        return Ok(());
+    }
+    if lists.is_empty() {
+        match wanted {
+            Some(c) => println!("No {c} allow-list entries."),
+            None => println!("No allow-list entries."),
+        }
+        return Ok(());
+    }
+    let cols = [
+        super::table::Column::new("Channel", 10, false),
+        super::table::Column::new("Account", 10, false),
+        super::table::Column::new("Sender", 12, true),
+    ];
+    let mut out_rows = Vec::new();
+    for l in &lists {
+        for e in &l.entries {
+            out_rows.push(vec![
+                for_terminal(&l.channel),
+                for_terminal(&l.account),
+                for_terminal(e),
+            ]);
+        }
+    }
+    let total: usize = lists.iter().map(|l| l.entries.len()).sum();
+    print!(
+        "Allow-lists ({total} senders)\n{}",
+        super::table::render(&cols, &out_rows, super::table::target_width())
+    );
+    Ok(())
+}
