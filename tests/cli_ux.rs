@@ -16,6 +16,49 @@ struct Ran {
     stderr: String,
 }
 
+/// `clawpair gateway` on `state` (a setup code is issued only while the state
+/// dir's gateway listens); killed when dropped.
+struct Gateway {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Gateway {
+    fn start(state: &Path) -> Gateway {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(BIN)
+            .arg("--state-dir")
+            .arg(state)
+            .args(["gateway", "--port", &port.to_string()])
+            .env_remove("OPENCLAW_GATEWAY_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "clawpair gateway did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Gateway { child, port }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn run(state: Option<&Path>, args: &[&str]) -> Ran {
     let mut c = Command::new(BIN);
     if let Some(s) = state {
@@ -131,8 +174,10 @@ fn output_to_a_closed_pipe_ends_quietly() {
         );
     }
     // A node that keeps printing while nothing reads: closed at once.
-    let code = run(Some(s), &["setup-code", "--port", "1", "--json"]).stdout;
-    let code: serde_json::Value = serde_json::from_str(&code).unwrap();
+    let gw = Gateway::start(s);
+    let port = gw.port.to_string();
+    let code = run(Some(s), &["setup-code", "--port", &port, "--json"]);
+    let code: serde_json::Value = serde_json::from_str(&code.stdout).expect(&code.stderr);
     let node = tempfile::tempdir().unwrap();
     for args in [
         vec!["pairing", "list"],
@@ -209,8 +254,11 @@ fn the_history_holds_every_cli_decision_and_no_secret() {
         run(s, &["pairing", "revoke", "telegram", "111"]).code,
         Some(0)
     );
-    let setup = run(s, &["setup-code", "--json", "--port", "1"]);
-    let setup: serde_json::Value = serde_json::from_str(&setup.stdout).unwrap();
+    let gw = Gateway::start(dir.path());
+    let port = gw.port.to_string();
+    let setup = run(s, &["setup-code", "--json", "--port", &port]);
+    let setup: serde_json::Value = serde_json::from_str(&setup.stdout).expect(&setup.stderr);
+    drop(gw);
     // Nothing to decide: nothing recorded.
     assert_eq!(
         run(s, &["pairing", "approve", "telegram", "ZZZZZZZZ"]).code,

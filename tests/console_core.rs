@@ -1225,6 +1225,38 @@ fn snapshot_cards() {
 }
 
 #[test]
+fn card_of_a_node_capability_surface_shows_the_commands_and_approves_by_node_pair() {
+    // OpenClaw 2026.9: the paired node's capability surface waits for its own approval.
+    let mut s = state();
+    let id = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+    let mut r = dev("surf-1", id, "build-box", 20);
+    r.surface = Some(clawpair::app::rows::NodeSurface {
+        caps: vec!["system".into()],
+        commands: vec!["system.run".into(), "system.which".into()],
+        required_scopes: vec!["operator.admin".into()],
+        version: Some("2026.9.6".into()),
+    });
+    let had = paired(id, "build-box", &["node"], &[]);
+    update(&mut s, dm_snap(vec![], vec![]));
+    update(&mut s, dev_snap(vec![r], vec![had]));
+    s.focus = Pane::Devices;
+    assert!(update(&mut s, key('a')).is_empty());
+    let text = format!(
+        "{}",
+        render(&s, 120, 40, &clawpair::ui::Theme::mono()).backend()
+    );
+    assert!(text.contains("Approve this node's capabilities?"), "{text}");
+    assert!(text.contains("system.run, system.which"), "{text}");
+    assert!(text.contains("operator.admin"), "{text}");
+    snap("card_node_surface", &s);
+    let fx = update(&mut s, key('y'));
+    assert!(
+        matches!(&fx[..], [Effect::Act { act: Act::ApproveNode { request_id }, .. }] if request_id == "surf-1"),
+        "{fx:?}"
+    );
+}
+
+#[test]
 fn snapshot_history() {
     snap("history", &history_state());
 }

@@ -312,6 +312,7 @@ pub enum NodesCommand {
     },
     /// Approve a node's capabilities and commands (prints the result as JSON).
     Approve {
+        /// The request id `clawpair nodes pending` shows.
         #[arg(value_name = "REQUEST_ID")]
         request_id: String,
         /// Accepted for compatibility: the output is always JSON.
@@ -320,8 +321,10 @@ pub enum NodesCommand {
     },
     /// Reject a node's capability surface (prints the result as JSON).
     Reject {
+        /// The request id `clawpair nodes pending` shows.
         #[arg(value_name = "REQUEST_ID")]
         request_id: String,
+        /// Accepted for compatibility: the output is always JSON.
         #[arg(long)]
         json: bool,
     },

@@ -182,6 +182,48 @@ pub fn card(f: &mut Frame, area: Rect, s: &State, card: &Card, t: &Theme) {
                 t,
             ));
         }
+        Card::Device { request: r, .. } if r.surface.is_some() => {
+            // OpenClaw 2026.9's second approval: what the paired node may run.
+            let surface = r.surface.clone().unwrap_or_default();
+            title = "Approve this node's capabilities?";
+            lines.extend(fact(
+                "Node",
+                &clean(r.display_name.as_deref().unwrap_or("(unnamed)")),
+                w,
+                t,
+            ));
+            lines.extend(fact("Node id", &clean(&r.device_id), w, t));
+            lines.extend(fact("Key", &short_fingerprint(&r.device_id), w, t));
+            lines.extend(fact("Commands", &names(&surface.commands), w, t));
+            lines.extend(fact("Capabilities", &names(&surface.caps), w, t));
+            if let Some(v) = &surface.version {
+                lines.extend(fact("Version", &clean(v), w, t));
+            }
+            lines.extend(fact(
+                "Approval needs",
+                &match surface.required_scopes.is_empty() {
+                    true => "operator.pairing".to_string(),
+                    false => names(&surface.required_scopes),
+                },
+                w,
+                t,
+            ));
+            lines.extend(fact(
+                "From",
+                &match &r.remote_ip {
+                    Some(ip) => clean(ip),
+                    None => "not given".into(),
+                },
+                w,
+                t,
+            ));
+            lines.extend(fact(
+                "Asked",
+                &format!("{} ago", super::format::age(s.now_ms - r.ts)),
+                w,
+                t,
+            ));
+        }
         Card::Device { request: r, paired } => {
             title = "Approve this device?";
             let kind = request_kind(r, paired.as_deref());
