@@ -426,6 +426,12 @@ impl Scenario {
             // No switch for local auto-approval in 2026.2.26: trusting loopback as a proxy makes
             // every direct loopback client "not local" (docs/interop/openclaw-2026.2.26.md, 1).
             "2026.2.26" => cfg["gateway"]["trustedProxies"] = json!(["127.0.0.1", "::1"]),
+            // 2026.9 has the switch; its model catalog refresh would reach the network
+            // (docs/interop/openclaw-2026.9.6.md).
+            v if v.starts_with("2026.9.") => {
+                cfg["gateway"]["nodes"] = json!({ "pairing": { "autoApproveLocal": false } });
+                cfg["models"] = json!({ "catalogRefresh": { "enabled": false } });
+            }
             v => panic!("interop: no gateway config for OpenClaw {v} yet"),
         }
         std::fs::create_dir_all(state).unwrap();
