@@ -29,7 +29,8 @@ use crate::fsutil;
 
 /// The log's file name in a state dir.
 pub const FILE_NAME: &str = "clawpair-audit.jsonl";
-/// The log's file name in clawpair's config dir (remote gateways).
+/// The log's file name in clawpair's config dir (remote gateways, and OpenClaw 2026.9
+/// SQLite state dirs, where clawpair writes no file of its own).
 pub const REMOTE_FILE_NAME: &str = "audit.jsonl";
 /// A log larger than this is rotated before the next append.
 pub const ROTATE_BYTES: u64 = 1024 * 1024;
@@ -268,6 +269,11 @@ impl Place {
     /// The log file for decisions on this state.
     pub fn log_path(&self) -> PathBuf {
         match self {
+            // On OpenClaw 2026.9 SQLite state clawpair writes no file of its own
+            // into the state dir: its decisions go beside the remote ones.
+            Place::Local(dir) if crate::statedb::Generation::detect(dir).is_sqlite() => {
+                config_dir().join(REMOTE_FILE_NAME)
+            }
             Place::Local(dir) => dir.join(FILE_NAME),
             Place::Gateway(_) => config_dir().join(REMOTE_FILE_NAME),
         }
@@ -284,17 +290,7 @@ impl Place {
 
 /// clawpair's own config dir: `$XDG_CONFIG_HOME/clawpair`, else `~/.config/clawpair`.
 pub fn config_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/"))
-                .join(".config")
-        });
-    base.join("clawpair")
+    crate::operator::ConfigDir::resolve().dir
 }
 
 /// How it ended.

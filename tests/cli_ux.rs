@@ -151,10 +151,23 @@ fn usage_errors_exit_2_and_console_flags_are_refused_on_subcommands() {
     assert!(r.stderr.contains("at most 24h"), "{}", r.stderr);
     let r = run(s, &["--headless", "devices", "list"]);
     assert!(
-        r.stderr.contains("only apply to the console"),
+        r.stderr.contains("--headless only applies to the console"),
         "{}",
         r.stderr
     );
+    let r = run(s, &["--headless", "--no-gateway", "pairing", "list"]);
+    assert!(
+        r.stderr
+            .contains("--headless, --no-gateway only apply to the console"),
+        "{}",
+        r.stderr
+    );
+    // The gateway flags belong to `devices`, `pairing` and `nodes` too.
+    let r = run(s, &["devices", "list", "--url", "ws://127.0.0.1:1"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("not reachable"), "{}", r.stderr);
+    let r = run(s, &["history", "--url", "ws://127.0.0.1:1"]);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
     // The help says what no subcommand does; test-only limits are not in it.
     let r = run(None, &["--help"]);
     assert!(r

@@ -108,7 +108,7 @@ fn remote_console_in_tmux() {
     );
     t.wait_for("connected status", Duration::from_secs(10), || {
         let s = t.screen();
-        s.contains(&format!("gateway {url}")) && s.contains("protocol 3") && s.contains("connected")
+        s.contains(&format!("gateway {url}")) && s.contains("protocol 4") && s.contains("connected")
     });
     assert!(t.screen().contains("operator.pairing"), "{}", t.screen());
     t.wait_for(

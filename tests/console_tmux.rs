@@ -282,7 +282,8 @@ fn the_audit_log_of_a_session_holds_every_decision_and_no_secret() {
         "audit",
         120,
         40,
-        &format!("{BIN} --state-dir {sp} --no-gateway --no-notify"),
+        // With its gateway: a setup code is issued only while one listens.
+        &format!("{BIN} --state-dir {sp} --port {} --no-notify", free_port()),
     );
     t.wait_for("the console", Duration::from_secs(10), || {
         t.screen().contains("Welcome to clawpair")
@@ -445,4 +446,12 @@ fn the_audit_log_of_a_session_holds_every_decision_and_no_secret() {
     ] {
         assert!(!log.contains(secret), "a secret in the audit log");
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

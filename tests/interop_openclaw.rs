@@ -7,6 +7,11 @@
 //! Facts relied on: docs/interop/openclaw-2026.2.26.md.
 
 mod interop_support;
+// clawpair's gateway in-process, for the protocol-4 scenarios.
+mod support;
+
+#[path = "interop_openclaw/protocol4.rs"]
+mod protocol4;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

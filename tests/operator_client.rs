@@ -81,8 +81,8 @@ async fn device_less_operator_lists_approves_and_sees_events() {
         .await
         .unwrap();
     assert_eq!(
-        s.hello.protocol, 3,
-        "clawpair's gateway speaks 3; we offered 3..4"
+        s.hello.protocol, 4,
+        "clawpair's gateway speaks 4 (and 3); we offered 3..4"
     );
     let mut events = s.subscribe();
     let node = DeviceIdentity::generate(now());
@@ -244,7 +244,7 @@ async fn link_reconnects_after_a_restart_and_relists() {
     let mut ev = link.subscribe();
     wait_state(&link, |s| *s == RemoteState::Connected, 5000).await;
     assert_eq!(link.status_now().scopes, api::console_scopes());
-    assert_eq!(link.status_now().protocol, Some(3));
+    assert_eq!(link.status_now().protocol, Some(4));
     gw.handle.shutdown();
     gw.handle.wait().await;
     wait_state(

@@ -64,9 +64,12 @@ fn headless_follows_foreign_commits_without_a_gateway() {
     for d in [t.path().to_path_buf(), t.path().join("state")] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
+    let cfg = tempfile::tempdir().unwrap();
     let mut child = Kill(
         Command::new(BIN)
             .args(["--state-dir", t.path().to_str().unwrap(), "--headless"])
+            // Its decision history goes to clawpair's config dir, not the state dir.
+            .env("XDG_CONFIG_HOME", cfg.path())
             .env_remove("CLAWPAIR_NOW")
             .env_remove("OPENCLAW_STATE_DIR")
             .stdin(Stdio::null())

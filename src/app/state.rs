@@ -760,8 +760,13 @@ impl State {
     }
 
     /// Nothing at all in the state (and it was read): the first-run panel.
+    /// Only on 2026.2.26 files: its "try it" commands and paths are theirs
+    /// (a remote gateway's empty panes say why they are empty; on 2026.9
+    /// SQLite state OpenClaw's gateway makes the requests).
     pub fn is_first_run(&self) -> bool {
-        self.dm_loaded
+        self.remote.is_none()
+            && !matches!(self.gateway, GatewayStatus::OpenClawOwns)
+            && self.dm_loaded
             && self.devices_loaded
             && self.dm.is_empty()
             && self.devices.is_empty()

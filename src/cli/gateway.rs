@@ -100,6 +100,9 @@ pub fn config_from_args(
     if let Some(n) = args.max_failed_handshakes_per_minute {
         cfg.max_failed_handshakes_per_minute = n;
     }
+    if let Some(ms) = args.handshake_timeout_ms {
+        cfg.handshake_timeout_ms = ms;
+    }
     if args.tls || args.tls_cert.is_some() {
         let src = crate::gateway::tls::TlsSource {
             cert: args.tls_cert.clone(),

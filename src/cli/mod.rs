@@ -107,6 +107,10 @@ pub struct GatewayArgs {
     /// (`AUTH_RATE_LIMITED`; default 30; tests only).
     #[arg(long, value_name = "N", hide = true)]
     pub max_failed_handshakes_per_minute: Option<u32>,
+    /// Milliseconds a socket has from its TCP accept to `hello-ok` (default
+    /// 10000; tests only: a load test on a busy 2-core machine needs more).
+    #[arg(long, value_name = "MS", hide = true)]
+    pub handshake_timeout_ms: Option<u64>,
     /// Serve wss:// (TLS): with a self-signed certificate generated on first
     /// use in <state>/gateway/tls/ (OpenClaw's place), or --tls-cert/--tls-key.
     #[arg(long)]
@@ -250,21 +254,26 @@ impl Cli {
         use clap::{CommandFactory, FromArgMatches};
         let mut cmd = Cli::command();
         let m = cmd.try_get_matches_from_mut(args)?;
-        if let Some((sub, _)) = m.subcommand() {
+        if let Some((sub, sub_m)) = m.subcommand() {
+            let given = |m: &clap::ArgMatches, id: &str| {
+                m.try_get_raw(id).is_ok_and(|v| v.is_some())
+                    && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+            };
             let console_only: Vec<String> = ConsoleArgs::augment_args(clap::Command::new("x"))
                 .get_arguments()
-                .filter(|a| {
-                    m.value_source(a.get_id().as_str())
-                        == Some(clap::parser::ValueSource::CommandLine)
-                })
+                // `pairing`, `devices` and `nodes` take the gateway flags
+                // themselves (after the subcommand's name).
+                .filter(|a| !given(sub_m, a.get_id().as_str()))
+                .filter(|a| given(&m, a.get_id().as_str()))
                 .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
                 .collect();
             if !console_only.is_empty() {
                 return Err(cmd.error(
                     clap::error::ErrorKind::ArgumentConflict,
                     format!(
-                        "{} only apply to the console (clawpair with no subcommand), not to `clawpair {sub}`",
-                        console_only.join(", ")
+                        "{} only {} to the console (clawpair with no subcommand), not to `clawpair {sub}`",
+                        console_only.join(", "),
+                        if console_only.len() == 1 { "applies" } else { "apply" }
                     ),
                 ));
             }

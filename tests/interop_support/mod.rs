@@ -207,10 +207,49 @@ fn now_iso() -> String {
     clawpair::clock::format_iso_ms(clawpair::clock::system_now_ms())
 }
 
+/// The interop target's one-at-a-time lock (every scenario holds it while it runs).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records scenario `name` as skipped for `why` and says so; under `CI=true` that is a failure.
+pub fn skipped(name: &str, version: &str, why: &str) {
+    skipped_saying(SKIP_LINE, name, version, why);
+}
+
+fn skipped_saying(line: &str, name: &str, version: &str, why: &str) {
+    if ci() {
+        panic!("{name}: {why}; CI=true, so the interop target must run (.ci/run installs OpenClaw with scripts/install-openclaw.sh)");
+    }
+    say(&format!("{line} ({name}: {why})"));
+    record(
+        json!({"scenario": name, "version": version, "result": "skipped", "why": why, "at": now_iso()}),
+    );
+}
+
+/// Records scenario `name` as passed after `secs` and says so.
+pub fn passed(name: &str, version: &str, secs: f64) {
+    record(json!({
+        "scenario": name,
+        "version": version,
+        "result": "passed",
+        "secs": (secs * 10.0).round() / 10.0,
+        "at": now_iso(),
+    }));
+    say(&format!(
+        "interop: {name} passed against OpenClaw {version} in {secs:.1}s"
+    ));
+}
+
+/// Records scenario `name` as failed.
+pub fn failed(name: &str, version: &str) {
+    record(json!({"scenario": name, "version": version, "result": "failed", "at": now_iso()}));
+}
+
 /// Starts scenario `name` against OpenClaw `version`, after the one before it has finished.
 /// `None`: skipped (printed and recorded); under `CI=true` a missing prerequisite panics.
 pub fn begin(name: &str, version: &str, needs: &[Need]) -> Option<Scenario> {
-    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let serial = serial();
     let missing = match Install::find(version) {
         Err(why) => Some((SKIP_LINE.to_string(), why)),
         Ok(_) if needs.contains(&Need::Tmux) && !tmux::Tmux::installed() => Some((
@@ -220,13 +259,7 @@ pub fn begin(name: &str, version: &str, needs: &[Need]) -> Option<Scenario> {
         Ok(_) => None,
     };
     if let Some((line, why)) = missing {
-        if ci() {
-            panic!("{name}: {why}; CI=true, so the interop target must run (.ci/run installs OpenClaw with scripts/install-openclaw.sh)");
-        }
-        say(&format!("{line} ({name}: {why})"));
-        record(
-            json!({"scenario": name, "version": version, "result": "skipped", "why": why, "at": now_iso()}),
-        );
+        skipped_saying(&line, name, version, &why);
         return None;
     }
     let oc = Install::find(version).unwrap();

@@ -4,46 +4,27 @@
 //! gateway; a real node pinning clawpair's TLS certificate (and refusing a wrong pin); a revoked
 //! node disconnected within 100 ms; the 2026.2.26 node host and CLI still on protocol 3.
 //!
-//! Installed by `scripts/install-openclaw.sh` (into `~/.cache/clawpair/openclaw`); without it
-//! each scenario prints one line saying so and passes. Scenarios run one at a time. Written in
-//! the style of the interop target (`tests/interop_openclaw.rs`, on its own branch when this
-//! was written), to be folded into it. Facts relied on: docs/interop/openclaw-2026.9.6.md.
-
-mod support;
+//! A module of the interop target: its scenarios take the target's one-at-a-time lock, skip
+//! (or fail under `CI=true`) as the others do, and record their result in the summary that
+//! `.ci/run` checks. They drive clawpair's gateway in-process (tests/support), so they are
+//! async and keep their own process helpers. Facts relied on: docs/interop/openclaw-2026.9.6.md.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::interop_support;
+use crate::support::{self, cfg, gateway, now, Gw, TOKEN};
 use clawpair::devices::DeviceStore;
 use clawpair::gateway::{setup, tls, GatewayEvent};
 use clawpair::node::client;
 use serde_json::{json, Value};
-use support::{cfg, gateway, now, Gw, TOKEN};
 
-const SKIP_LINE: &str =
-    "interop: skipped — OpenClaw not installed; run scripts/install-openclaw.sh";
 /// One `openclaw` CLI run: 2–4 s here, more on a loaded machine.
 const OC_CLI: Duration = Duration::from_secs(180);
 /// A node host's start to its first connect: 3–15 s here.
 const NODE_START: Duration = Duration::from_secs(120);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn cache_dir() -> PathBuf {
-    if let Some(c) = std::env::var_os("CLAWPAIR_OPENCLAW_CACHE").filter(|c| !c.is_empty()) {
-        return PathBuf::from(c);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|c| !c.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache")
-        });
-    base.join("clawpair/openclaw")
-}
 
 /// One installed OpenClaw and the Node that runs it.
 struct Oc {
@@ -54,7 +35,7 @@ struct Oc {
 }
 
 fn install(version: &'static str) -> Option<Oc> {
-    let cache = cache_dir();
+    let cache = interop_support::cache_dir();
     let dir = cache.join(format!("openclaw-{version}"));
     let entry = dir.join("node_modules/openclaw/openclaw.mjs");
     let node = std::fs::read_dir(&cache)
@@ -123,17 +104,18 @@ struct Scenario {
     oc: Oc,
     dir: tempfile::TempDir,
     started: Instant,
+    passed: bool,
     _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 fn begin(name: &'static str, version: &'static str) -> Option<Scenario> {
-    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let serial = interop_support::serial();
     let Some(oc) = install(version) else {
-        eprintln!("{SKIP_LINE} ({name}: OpenClaw {version})");
+        interop_support::skipped(name, version, &format!("OpenClaw {version} not installed"));
         return None;
     };
     let dir = tempfile::Builder::new()
-        .prefix(&format!("clawpair-interop4-{name}-"))
+        .prefix(&format!("clawpair-interop-{}-", name.replace("::", "-")))
         .tempdir()
         .unwrap();
     std::fs::create_dir_all(dir.path().join("home")).unwrap();
@@ -142,6 +124,7 @@ fn begin(name: &'static str, version: &'static str) -> Option<Scenario> {
         oc,
         dir,
         started: Instant::now(),
+        passed: false,
         _serial: serial,
     })
 }
@@ -258,13 +241,18 @@ impl Scenario {
         self.oc(&cli, &a)
     }
 
-    fn pass(self) {
-        eprintln!(
-            "interop: {} passed in {:.1}s (OpenClaw {})",
-            self.name,
-            self.started.elapsed().as_secs_f64(),
-            self.oc.version
-        );
+    fn pass(mut self) {
+        let secs = self.started.elapsed().as_secs_f64();
+        interop_support::passed(self.name, self.oc.version, secs);
+        self.passed = true;
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        if !self.passed {
+            interop_support::failed(self.name, self.oc.version);
+        }
     }
 }
 
@@ -318,7 +306,10 @@ async fn admin(gw: &Gw) -> client::ClientWs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2026_9_6_node_host_and_devices_cli_on_protocol_4() {
-    let Some(s) = begin("node-host-and-devices-cli", "2026.9.6") else {
+    let Some(s) = begin(
+        "protocol4::v2026_9_6_node_host_and_devices_cli_on_protocol_4",
+        "2026.9.6",
+    ) else {
         return;
     };
     let mut gw = gateway(cfg()).await;
@@ -434,7 +425,10 @@ async fn v2026_9_6_node_host_and_devices_cli_on_protocol_4() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2026_9_6_node_run_pair_with_a_clawpair_setup_code() {
-    let Some(s) = begin("node-run-pair", "2026.9.6") else {
+    let Some(s) = begin(
+        "protocol4::v2026_9_6_node_run_pair_with_a_clawpair_setup_code",
+        "2026.9.6",
+    ) else {
         return;
     };
     let mut gw = gateway(cfg()).await;
@@ -502,7 +496,10 @@ async fn v2026_9_6_node_run_pair_with_a_clawpair_setup_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2026_9_6_node_pins_the_tls_fingerprint() {
-    let Some(s) = begin("tls-pin", "2026.9.6") else {
+    let Some(s) = begin(
+        "protocol4::v2026_9_6_node_pins_the_tls_fingerprint",
+        "2026.9.6",
+    ) else {
         return;
     };
     let st = s.mkdir("gw");
@@ -557,7 +554,10 @@ async fn v2026_9_6_node_pins_the_tls_fingerprint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2026_9_6_clawpair_join_with_an_openclaw_qr_code() {
-    let Some(s) = begin("join-openclaw-qr", "2026.9.6") else {
+    let Some(s) = begin(
+        "protocol4::v2026_9_6_clawpair_join_with_an_openclaw_qr_code",
+        "2026.9.6",
+    ) else {
         return;
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -651,7 +651,10 @@ async fn v2026_9_6_clawpair_join_with_an_openclaw_qr_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2026_2_26_node_host_and_cli_still_on_protocol_3() {
-    let Some(s) = begin("protocol-3", "2026.2.26") else {
+    let Some(s) = begin(
+        "protocol4::v2026_2_26_node_host_and_cli_still_on_protocol_3",
+        "2026.2.26",
+    ) else {
         return;
     };
     // 2026.2.26's CLI always sends a device block: paired silently on loopback,
@@ -689,10 +692,4 @@ async fn v2026_2_26_node_host_and_cli_still_on_protocol_3() {
     );
     s.step("2026.2.26 node host and CLI on protocol 3");
     s.pass();
-}
-
-#[test]
-fn the_skip_line_names_the_install_script() {
-    assert!(SKIP_LINE.contains("scripts/install-openclaw.sh"));
-    let _ = (tls::fingerprint_hex(&[0; 32]), client::open);
 }
