@@ -124,7 +124,13 @@ fn remote_console_in_tmux() {
         t.screen().contains("test-node")
     });
     t.keys("Tab");
+    // Keys within 0.5 s of the selected row changing by itself are ignored.
+    std::thread::sleep(Duration::from_millis(700));
     t.keys("a");
+    t.wait_for("approval card", Duration::from_secs(3), || {
+        t.screen().contains("Approve this device?")
+    });
+    t.keys("y");
     t.wait_for("approved toast", Duration::from_secs(5), || {
         t.screen().contains("Approved test-node")
     });
@@ -140,6 +146,7 @@ fn remote_console_in_tmux() {
     t.wait_for("second row", Duration::from_secs(3), || {
         t.screen().contains("Device requests (1)")
     });
+    std::thread::sleep(Duration::from_millis(700));
     t.keys("r");
     t.wait_for("confirmation", Duration::from_secs(3), || {
         t.screen().contains("Reject this device")
@@ -160,7 +167,12 @@ fn remote_console_in_tmux() {
         t.screen().contains("reconnecting")
     });
     // An action while offline is refused at once, never queued.
+    std::thread::sleep(Duration::from_millis(700));
     t.keys("a");
+    t.wait_for("approval card", Duration::from_secs(3), || {
+        t.screen().contains("Approve this device?")
+    });
+    t.keys("y");
     t.wait_for("offline toast", Duration::from_secs(3), || {
         t.screen().contains("offline")
     });

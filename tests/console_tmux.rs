@@ -370,12 +370,22 @@ fn the_audit_log_of_a_session_holds_every_decision_and_no_secret() {
     });
     // A setup code: the popup shows it on a row of its own.
     t.keys("s");
+    // The code on rows of its own: one, or full-width rows (a 2026.9 code is
+    // longer than 120 columns) joined back.
     let code_row = |screen: &str| {
-        screen
+        let mut rows = screen
             .lines()
             .map(str::trim)
-            .find(|l| l.starts_with("eyJ") && !l.contains(' '))
-            .map(str::to_string)
+            .skip_while(|l| !(l.starts_with("eyJ") && !l.contains(' ')));
+        let first = rows.next()?.to_string();
+        Some(
+            std::iter::once(first)
+                .chain(
+                    rows.take_while(|l| !l.is_empty() && !l.contains(' '))
+                        .map(str::to_string),
+                )
+                .collect::<String>(),
+        )
     };
     t.wait_for(
         "the setup code on a row of its own",

@@ -480,7 +480,7 @@ mod tests {
         ] {
             let e = super::Cli::try_parse_checked(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");
-            assert!(e.to_string().contains("only apply to the console"), "{e}");
+            assert!(e.to_string().contains("only applies to the console"), "{e}");
         }
         let ok = |a: &[&str]| super::Cli::try_parse_checked(a).is_ok();
         assert!(ok(&["clawpair", "--state-dir", "/x", "history"]));

@@ -262,7 +262,15 @@ async fn connect_tls(url: &str, pin: Option<[u8; 32]>) -> Result<ClientWs, Strin
         .await
         .map_err(|e| fail(e.to_string()))?;
     let _ = tcp.set_nodelay(true);
-    let config = crate::gateway::tls::client_config(pin).map_err(fail)?;
+    // The operator client's verifier: the pin when given (its signature still
+    // checked), else the system roots.
+    let verifier = std::sync::Arc::new(crate::operator::tls::Verifier::new(
+        crate::operator::tls::TlsPolicy {
+            explicit_pin: pin,
+            stored_pin: None,
+        },
+    ));
+    let config = crate::operator::tls::client_config(verifier).map_err(fail)?;
     let name =
         rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| fail(e.to_string()))?;
     let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))

@@ -12,56 +12,21 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
 
 /// A SHA-256 certificate fingerprint.
 pub type Fingerprint = [u8; 32];
 
+// The fingerprint forms have one home, beside the gateway's certificate.
+pub use crate::gateway::tls::{
+    fingerprint_colons as format_fingerprint, fingerprint_hex, fingerprint_of,
+};
+
 /// Parses the forms OpenClaw accepts: 64 hex digits, or 32 colon-separated hex
 /// pairs, either case, optionally prefixed `sha256:`.
 pub fn parse_fingerprint(s: &str) -> Result<Fingerprint, String> {
-    const BAD: &str = "Invalid TLS fingerprint; expected a SHA-256 certificate fingerprint.";
-    let t = s.trim();
-    let t = if t.len() >= 7 && t[..7].eq_ignore_ascii_case("sha256:") {
-        &t[7..]
-    } else {
-        t
-    };
-    let hex: String = if t.contains(':') {
-        let parts: Vec<&str> = t.split(':').collect();
-        if parts.len() != 32 || parts.iter().any(|p| p.len() != 2) {
-            return Err(BAD.into());
-        }
-        parts.concat()
-    } else {
-        t.to_string()
-    };
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(BAD.into());
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| BAD.to_string())?;
-    }
-    Ok(out)
-}
-
-/// `57:0B:D4:…` (what `openssl x509 -fingerprint -sha256` prints).
-pub fn format_fingerprint(fp: &Fingerprint) -> String {
-    fp.iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// 64 lower-case hex digits (how OpenClaw stores a pin, and how clawpair does).
-pub fn fingerprint_hex(fp: &Fingerprint) -> String {
-    fp.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 of a DER certificate.
-pub fn fingerprint_of(der: &[u8]) -> Fingerprint {
-    Sha256::digest(der).into()
+    crate::gateway::tls::parse_fingerprint(s).ok_or_else(|| {
+        "Invalid TLS fingerprint; expected a SHA-256 certificate fingerprint.".to_string()
+    })
 }
 
 /// Which certificate the client will accept.
@@ -138,9 +103,7 @@ pub struct Verifier {
 }
 
 fn provider() -> Arc<CryptoProvider> {
-    static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
+    crate::gateway::tls::provider()
 }
 
 /// The system's CA roots, read once; `None` when there are none.
