@@ -129,8 +129,11 @@ async fn devices_verbs_through_the_gateway_print_what_the_local_verbs_print() {
     .await;
     assert!(o.ok, "{}", o.stderr);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    let new_token = v["token"].as_str().unwrap().to_string();
-    assert!(!o.stderr.contains(&new_token));
+    // Protocol 4 (as OpenClaw 2026.9): the new token goes only to the device
+    // itself; another operator is told it was withheld.
+    assert_eq!(v["tokenDelivery"], "withheld-cross-device", "{v}");
+    assert!(v.get("token").is_none(), "{v}");
+    assert!(v["rotatedAtMs"].as_i64().is_some(), "{v}");
     let o = run(
         args(
             &[

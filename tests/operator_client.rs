@@ -106,6 +106,22 @@ async fn device_less_operator_lists_approves_and_sees_events() {
     let snap = api::device_snapshot(&list, None);
     assert_eq!(snap.pending.len(), 1);
     assert_eq!(snap.pending[0].request_id, rid);
+    // Protocol 4 (as OpenClaw 2026.9): approving a node needs operator.admin;
+    // the denial is one the clients recognise and retry with admin.
+    let denied = s
+        .call(
+            "device.pair.approve",
+            json!({"requestId": rid}),
+            api::CALL_TIMEOUT,
+        )
+        .await
+        .unwrap_err();
+    assert!(api::needs_admin(&denied), "{denied:?}");
+    s.close().await;
+    let s = session::connect(&token_spec(url_of(&gw), TOKEN, &[api::ADMIN]))
+        .await
+        .unwrap();
+    let mut events = s.subscribe();
     // Approve: the resolved event, then the answer.
     let t0 = Instant::now();
     let p = s

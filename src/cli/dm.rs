@@ -431,24 +431,7 @@ fn allowlist(
         let channel = resolve_channel(store, channel)?;
         let entries = store.effective_allowlist(&channel, Some(acc))?;
         let acc = keys::request_account(Some(acc));
-        if json {
-            print!(
-                "{}",
-                crate::jsonfmt::to_pretty_nl(
-                    &json!({"channel": channel, "account": acc, "allowFrom": entries})
-                )
-            );
-        } else if entries.is_empty() {
-            println!("No approved {channel} senders for account {acc}.");
-        } else {
-            println!(
-                "Approved {channel} senders for account {acc} ({}):",
-                entries.len()
-            );
-            for e in entries {
-                println!("  {}", for_terminal(&e));
-            }
-        }
+        print_account_allowlist(&channel, &acc, &entries, json);
         return Ok(());
     }
     let wanted = match channel {
@@ -464,21 +447,14 @@ fn allowlist(
         return Err(Failure::error(bad));
     }
     if json {
-        let items: Vec<Value> = lists
-            .iter()
-            .map(|l| {
-                json!({
-                    "channel": l.channel,
-                    "account": l.account,
-                    "file": l.path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                    "allowFrom": l.entries,
-                })
-            })
-            .collect();
-        print!(
-            "{}",
-            crate::jsonfmt::to_pretty_nl(&json!({ "allowlists": items }))
-        );
+        print_allowlists_json(lists.iter().map(|l| {
+            (
+                l.channel.as_str(),
+                json!(l.account),
+                l.path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                l.entries.as_slice(),
+            )
+        }));
         return Ok(());
     }
     if lists.is_empty() {
@@ -525,4 +501,48 @@ fn allowlist(
         table::render(&cols, &rows, table::target_width())
     );
     Ok(())
+}
+
+/// `pairing allowlist <channel> --account A`: one account's senders (both
+/// generations print the same).
+pub fn print_account_allowlist(channel: &str, account: &str, entries: &[String], json: bool) {
+    if json {
+        print!(
+            "{}",
+            crate::jsonfmt::to_pretty_nl(
+                &json!({"channel": channel, "account": account, "allowFrom": entries})
+            )
+        );
+    } else if entries.is_empty() {
+        println!("No approved {channel} senders for account {account}.");
+    } else {
+        println!(
+            "Approved {channel} senders for account {account} ({}):",
+            entries.len()
+        );
+        for e in entries {
+            println!("  {}", for_terminal(e));
+        }
+    }
+}
+
+/// `pairing allowlist --json`: `{"allowlists": [{channel, account, file, allowFrom}]}`
+/// (`file` is null on 2026.9 state, which has none).
+pub fn print_allowlists_json<'a>(
+    lists: impl Iterator<Item = (&'a str, Value, Option<String>, &'a [String])>,
+) {
+    let items: Vec<Value> = lists
+        .map(|(channel, account, file, entries)| {
+            json!({
+                "channel": channel,
+                "account": account,
+                "file": file,
+                "allowFrom": entries,
+            })
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::jsonfmt::to_pretty_nl(&json!({ "allowlists": items }))
+    );
 }

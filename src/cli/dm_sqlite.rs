@@ -197,24 +197,7 @@ fn allowlist(
             .find(|a| a.channel == ch && a.account == acc)
             .map(|a| a.entries.clone())
             .unwrap_or_default();
-        if json {
-            print!(
-                "{}",
-                crate::jsonfmt::to_pretty_nl(
-                    &json!({"channel": channel, "account": acc, "allowFrom": entries})
-                )
-            );
-        } else if entries.is_empty() {
-            println!("No approved {channel} senders for account {acc}.");
-        } else {
-            println!(
-                "Approved {channel} senders for account {acc} ({}):",
-                entries.len()
-            );
-            for e in entries {
-                println!("  {}", for_terminal(&e));
-            }
-        }
+        super::dm::print_account_allowlist(&channel, &acc, &entries, json);
         return Ok(());
     }
     let wanted = match channel {
@@ -227,21 +210,14 @@ fn allowlist(
         .filter(|l| wanted.as_deref().is_none_or(|w| w == l.channel))
         .collect();
     if json {
-        let items: Vec<Value> = lists
-            .iter()
-            .map(|l| {
-                json!({
-                    "channel": l.channel,
-                    "account": l.account,
-                    "file": Value::Null,
-                    "allowFrom": l.entries,
-                })
-            })
-            .collect();
-        print!(
-            "{}",
-            crate::jsonfmt::to_pretty_nl(&json!({ "allowlists": items }))
-        );
+        super::dm::print_allowlists_json(lists.iter().map(|l| {
+            (
+                l.channel.as_str(),
+                json!(l.account),
+                None,
+                l.entries.as_slice(),
+            )
+        }));
         return Ok(());
     }
     if lists.is_empty() {

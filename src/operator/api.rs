@@ -42,9 +42,14 @@ pub fn scopes(list: &[&str]) -> Vec<String> {
 /// Whether an answer means "ask again with `operator.admin`".
 pub fn needs_admin(e: &RpcError) -> bool {
     match e {
+        // 2026.9's answers when a non-operator device's pairing or token
+        // needs operator.admin: "device pairing approval|rejection denied",
+        // "device token rotation|revocation denied".
         RpcError::Gateway(g) => {
-            g.message.contains("approval denied")
-                || g.message.contains("missing scope: operator.admin")
+            let m = g.message.as_str();
+            ((m.starts_with("device pairing ") || m.starts_with("device token "))
+                && m.ends_with(" denied"))
+                || m.contains("missing scope: operator.admin")
         }
         _ => false,
     }
