@@ -142,9 +142,24 @@ fn round_trips(rows: &mut Vec<Row>, url: &str) -> Vec<f64> {
             }
             let rid = rid.unwrap();
             assert_eq!(node.await.unwrap(), rid);
-            // 1. key → resolved seen.
-            let t0 = Instant::now();
+            // 1. key → resolved seen. `a` opens the approval card, `y` sends the
+            // approval: timed from `y`. A key within 0.5 s of the selected row
+            // changing by itself is ignored, so let that pass first (untimed).
+            let settle = Instant::now() + Duration::from_millis(600);
+            while Instant::now() < settle {
+                if let Ok(Some(m)) =
+                    tokio::time::timeout(Duration::from_millis(50), engine.rx.recv()).await
+                {
+                    engine.handle(m);
+                }
+            }
             engine.handle(Msg::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)));
+            assert!(
+                matches!(engine.state.mode, clawpair::app::state::Mode::Card(_)),
+                "a did not open the approval card"
+            );
+            let t0 = Instant::now();
+            engine.handle(Msg::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)));
             let mut seen = false;
             while !seen || engine.state.devices.iter().any(|x| x.item.request_id == rid) {
                 tokio::select! {
