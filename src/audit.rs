@@ -268,6 +268,11 @@ impl Place {
     /// The log file for decisions on this state.
     pub fn log_path(&self) -> PathBuf {
         match self {
+            // An OpenClaw 2026.7+ state dir gets no file of clawpair's:
+            // its decisions are logged in the config dir, as remote ones.
+            Place::Local(dir) if crate::statedb::Generation::detect(dir).is_sqlite() => {
+                config_dir().join(REMOTE_FILE_NAME)
+            }
             Place::Local(dir) => dir.join(FILE_NAME),
             Place::Gateway(_) => config_dir().join(REMOTE_FILE_NAME),
         }

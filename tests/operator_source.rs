@@ -179,9 +179,15 @@ async fn rows_changes_and_acts_through_a_protocol_4_gateway() {
         "{screen}"
     );
     assert!(screen.contains("approve needs [operator.pairing,operator.admin]"));
+    // `a` opens the approval card (its commands and scopes); `y` approves.
     let fx = update(
         &mut s,
         Msg::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
+    );
+    assert_eq!(fx, vec![]);
+    let fx = update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)),
     );
     assert_eq!(
         fx,
