@@ -487,3 +487,64 @@ async fn console_acts(g: &StandIn, st: &Path, st2: &Path, st3: &Path, port: u16)
         other => panic!("{other:?}"),
     }
 }
+
+/// `gateway.tls.enabled`: `wss://` pinned to the gateway's own certificate
+/// (here clawpair's own gateway with TLS, its certificate named by
+/// `gateway.tls.certPath`); a certificate that is not the gateway's is refused.
+#[test]
+fn a_tls_gateway_is_reached_by_wss_pinned_to_its_own_certificate() {
+    use clawpair::gateway::{start, tls, GatewayConfig};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let gw_dir = tempfile::tempdir().unwrap();
+    let gw_paths = clawpair::paths::Paths::resolve(Some(gw_dir.path()));
+    let mut cfg = GatewayConfig::new("127.0.0.1", 0, TOKEN);
+    cfg.auto_approve_local = false;
+    cfg.tls = Some(tls::load_or_generate(&gw_paths, &tls::TlsSource::default()).unwrap());
+    let (tx, _events) = tokio::sync::mpsc::unbounded_channel();
+    let handle = rt.block_on(start(cfg, gw_paths.clone(), tx));
+    let port = handle.local_addr().unwrap().port();
+    let (t, st) = state_with("03-node-pending", port);
+    let cert = gw_dir.path().join(tls::CERT_FILE);
+    let write_cfg = |cert: &Path| {
+        std::fs::write(
+            st.join("openclaw.json"),
+            serde_json::to_string(&json!({"gateway": {
+                "port": port,
+                "tls": {"enabled": true, "certPath": cert},
+                "auth": {"mode": "token", "token": TOKEN},
+            }}))
+            .unwrap(),
+        )
+        .unwrap();
+    };
+    write_cfg(&cert);
+    // clawpair's gateway has no pending request: the list came over wss.
+    let r = cli(t.path(), &st, &["devices", "approve", "--latest"]);
+    r.assert_clean_failure("No pending device pairing requests to approve", "wss");
+    let r = cli(t.path(), &st, &["devices", "reject", "nope"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr.contains("nope") || r.stderr.contains("unknown"),
+        "{r:?}"
+    );
+    // Another certificate: the pin does not match, nothing is sent.
+    let other = tempfile::tempdir().unwrap();
+    let other_paths = clawpair::paths::Paths::resolve(Some(other.path()));
+    tls::load_or_generate(&other_paths, &tls::TlsSource::default()).unwrap();
+    write_cfg(&other.path().join(tls::CERT_FILE));
+    let r = cli(t.path(), &st, &["devices", "approve", "--latest"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr.to_lowercase().contains("fingerprint") || r.stderr.contains("pin"),
+        "{r:?}"
+    );
+    // No certificate at all: said before connecting.
+    write_cfg(&other.path().join("missing.pem"));
+    let r = cli(t.path(), &st, &["devices", "approve", "--latest"]);
+    r.assert_clean_failure("its certificate", "no cert");
+    drop(handle);
+}
