@@ -74,26 +74,22 @@ fn ids(list: &Value, part: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn v2026_9_6_console_and_cli_act_through_openclaws_gateway() {
-    let Some(s) = begin(
-        "sqlite_gateway::v2026_9_6_console_and_cli_act_through_openclaws_gateway",
-        V,
-        &[Need::Tmux],
-    ) else {
-        return;
-    };
-    let st = s.mkdir("state");
-    let port = free_port();
+/// The real gateway on `st` (config above, `gateway.tls.enabled` = `tls`), with channels not
+/// skipped; returns once it is ready, and how long that took.
+fn real_gateway(s: &Scenario, st: &Path, port: u16, tls: bool) -> (Proc, f64) {
     let gw_log = s.log_file("oc-gateway-file", "log");
+    let mut cfg = config(port, &gw_log);
+    if tls {
+        cfg["gateway"]["tls"] = serde_json::json!({ "enabled": true });
+    }
     std::fs::write(
         st.join("openclaw.json"),
-        serde_json::to_string_pretty(&config(port, &gw_log)).unwrap(),
+        serde_json::to_string_pretty(&cfg).unwrap(),
     )
     .unwrap();
     let p = port.to_string();
     let mut cmd = s.oc(
-        &st,
+        st,
         &[
             "gateway",
             "run",
@@ -113,6 +109,30 @@ fn v2026_9_6_console_and_cli_act_through_openclaws_gateway() {
     let ready_secs = t0.elapsed().as_secs_f64();
     eprintln!("oc-gateway: ready in {ready_secs:.1}s");
     assert!(st.join("state/openclaw.sqlite").exists(), "no SQLite state");
+    (gw, ready_secs)
+}
+
+/// A real DM request by OpenClaw's store code on `st`; its code.
+fn dm_request(s: &Scenario, st: &Path, sender: &str) -> String {
+    let mut up = s.driver(st, "oc9/dm-store.mjs", &["upsert", "telegram", sender]);
+    up.env("OPENCLAW_PKG", &s.oc.package);
+    let made = s.run_ok("dm-upsert", up, DRIVER).json();
+    assert_eq!(made["created"], true, "{made}");
+    made["code"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn v2026_9_6_console_and_cli_act_through_openclaws_gateway() {
+    let Some(s) = begin(
+        "sqlite_gateway::v2026_9_6_console_and_cli_act_through_openclaws_gateway",
+        V,
+        &[Need::Tmux],
+    ) else {
+        return;
+    };
+    let st = s.mkdir("state");
+    let port = free_port();
+    let (mut gw, ready_secs) = real_gateway(&s, &st, port, false);
     s.step("real 2026.9.6 gateway ready on its SQLite state dir");
 
     // The console on the state dir (not --url): rows from the database.
@@ -295,11 +315,7 @@ fn v2026_9_6_console_and_cli_act_through_openclaws_gateway() {
     s.step("clawpair devices reject (no --url); openclaw devices list agrees");
 
     // A real DM request by OpenClaw's store code, approved through channels.pairing.approve.
-    let mut up = s.driver(&st, "oc9/dm-store.mjs", &["upsert", "telegram", "4242"]);
-    up.env("OPENCLAW_PKG", &s.oc.package);
-    let made = s.run_ok("dm-upsert", up, DRIVER).json();
-    assert_eq!(made["created"], true, "{made}");
-    let code = made["code"].as_str().unwrap().to_string();
+    let code = dm_request(&s, &st, "4242");
     let mut c = s.clawpair(&st, &["pairing", "approve", "telegram", &code]);
     c.env("CLAWPAIR_LOG", "info");
     let p_at = std::time::Instant::now();
@@ -351,6 +367,76 @@ fn v2026_9_6_console_and_cli_act_through_openclaws_gateway() {
     drop(n1b);
     t.keys("q");
     t.wait_for("the console to quit", 10 * SEC, || !t.alive());
+    gw.stop(30 * SEC);
+    s.pass();
+}
+
+/// With `gateway.tls.enabled` the real gateway makes its own self-signed certificate; clawpair
+/// reaches it by `wss://127.0.0.1:<port>` pinned to that certificate's SHA-256 (OpenClaw does
+/// not print it): `nodes pending`, `devices approve --latest` and a DM approval through
+/// `channels.pairing.approve`, all without `--url`.
+#[test]
+fn v2026_9_6_tls_gateway_is_reached_pinned_to_its_own_certificate() {
+    let Some(s) = begin(
+        "sqlite_gateway::v2026_9_6_tls_gateway_is_reached_pinned_to_its_own_certificate",
+        V,
+        &[],
+    ) else {
+        return;
+    };
+    let st = s.mkdir("state");
+    let port = free_port();
+    let (mut gw, ready_secs) = real_gateway(&s, &st, port, true);
+    assert!(
+        st.join("gateway/tls/gateway-cert.pem").exists(),
+        "no certificate: {}",
+        gw.output()
+    );
+    s.step("real 2026.9.6 gateway with TLS ready");
+
+    let out = s.run_ok(
+        "cp-nodes-pending",
+        s.clawpair(&st, &["nodes", "pending", "--json"]),
+        CLAWPAIR,
+    );
+    assert_eq!(out.stdout.trim(), "[]", "{out:?}");
+    let out = s.run(
+        "cp-devices-approve-latest",
+        s.clawpair(&st, &["devices", "approve", "--latest"]),
+        CLAWPAIR,
+    );
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("No pending device pairing requests to approve"),
+        "{out:?}"
+    );
+    s.step("nodes pending and devices approve --latest over wss, pinned");
+
+    let code = dm_request(&s, &st, "5151");
+    let mut c = s.clawpair(&st, &["pairing", "approve", "telegram", &code]);
+    c.env("CLAWPAIR_LOG", "info");
+    let out = s.run_ok("cp-pairing-approve", c, CLAWPAIR);
+    assert_eq!(out.stdout, "Approved telegram sender 5151.\n");
+    assert!(
+        out.stderr
+            .contains("channels.pairing.approve through OpenClaw's gateway"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(TOKEN) && !out.stdout.contains(TOKEN));
+    let real = s
+        .run_ok(
+            "oc-pairing-list",
+            s.oc(&st, &["pairing", "list", "telegram", "--json"]),
+            OC_CLI,
+        )
+        .json();
+    assert_eq!(real["requests"], serde_json::json!([]), "{real}");
+    s.step("pairing approve through channels.pairing.approve over wss");
+    say(&format!(
+        "sqlite_gateway figures (TLS): gateway ready {ready_secs:.1} s"
+    ));
     gw.stop(30 * SEC);
     s.pass();
 }
