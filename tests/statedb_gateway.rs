@@ -548,3 +548,40 @@ fn a_tls_gateway_is_reached_by_wss_pinned_to_its_own_certificate() {
     r.assert_clean_failure("its certificate", "no cert");
     drop(handle);
 }
+
+/// The watcher tells the status line whether OpenClaw's gateway listens, and
+/// again when that changes.
+#[test]
+fn the_watcher_reports_whether_openclaws_gateway_listens() {
+    use clawpair::runtime::source::Changed;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (_t, st) = state_with("03-node-pending", port);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let src = source(&st);
+    let _w = src.watch(
+        true,
+        Box::new(move |c| {
+            if let Changed::OpenClawGateway { .. } = c {
+                let _ = tx.send(c);
+            }
+        }),
+    );
+    let first = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        first,
+        Changed::OpenClawGateway {
+            port,
+            reachable: true
+        }
+    );
+    drop(l);
+    let next = rx.recv_timeout(std::time::Duration::from_secs(6)).unwrap();
+    assert_eq!(
+        next,
+        Changed::OpenClawGateway {
+            port,
+            reachable: false
+        }
+    );
+}
