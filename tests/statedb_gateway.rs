@@ -585,3 +585,39 @@ fn the_watcher_reports_whether_openclaws_gateway_listens() {
         }
     );
 }
+
+/// A paired node's pending capability surface is also a device-request row
+/// with its surface, so the console's card approves it (`Act::ApproveNode`).
+#[test]
+fn a_pending_surface_is_a_request_row_for_the_card() {
+    use clawpair::runtime::source::sqlite::device_snapshot;
+    use clawpair::statedb::{devices, StateDb};
+    let db = fixtures::path("openclaw-2026.9/sqlite/05-node-connected.sqlite");
+    let s = StateDb::open_read(&db).unwrap();
+    let at = clawpair::clock::parse_iso_ms("2026-12-01T22:32:30.000Z").unwrap();
+    let snap = device_snapshot(devices::read(&s, at).unwrap());
+    let rows: Vec<_> = snap
+        .pending
+        .iter()
+        .filter(|r| r.surface.is_some())
+        .collect();
+    assert_eq!(rows.len(), 1, "{:?}", snap.pending);
+    let sf = rows[0].surface.as_ref().unwrap();
+    assert_eq!((sf.caps.len(), sf.commands.len()), (5, 13));
+    assert_eq!(
+        sf.required_scopes,
+        vec!["operator.pairing", "operator.admin"]
+    );
+    let paired = snap
+        .paired
+        .iter()
+        .find(|p| p.device_id == rows[0].device_id)
+        .unwrap();
+    assert_eq!(
+        paired
+            .pending_surface
+            .as_ref()
+            .map(|p| p.request_id.as_str()),
+        Some(rows[0].request_id.as_str())
+    );
+}

@@ -3,7 +3,9 @@
 //! the shared token), never by writing device rows: the console (`clawpair --state-dir`, no
 //! `--url`) approves a real node host's device request, `clawpair nodes approve` its capability
 //! surface, `clawpair devices reject` a second node, `clawpair pairing approve` a real DM request
-//! through `channels.pairing.approve`; the real `openclaw devices list` / `pairing list` agree.
+//! through `channels.pairing.approve`; the real `openclaw devices list` / `pairing list` agree;
+//! the console alone approves a node's device and then its capability surface; with TLS,
+//! `wss://` pinned to the gateway's own certificate.
 //!
 //! The gateway is started here rather than by `oc_gateway`: `channels.pairing.*` sees only
 //! configured accounts of loaded channel plugins, so telegram is configured (disabled) and
@@ -437,6 +439,135 @@ fn v2026_9_6_tls_gateway_is_reached_pinned_to_its_own_certificate() {
     say(&format!(
         "sqlite_gateway figures (TLS): gateway ready {ready_secs:.1} s"
     ));
+    gw.stop(30 * SEC);
+    s.pass();
+}
+
+/// `(pending_node_surface_json, node_surface_json)` of a paired device, NULL as `None`.
+fn surfaces(st: &Path, device: &str) -> (Option<String>, Option<String>) {
+    rusqlite::Connection::open_with_flags(
+        st.join("state/openclaw.sqlite"),
+        OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .and_then(|db| {
+        db.query_row(
+            "SELECT pending_node_surface_json, node_surface_json FROM device_pairing_paired \
+             WHERE device_id = ?1",
+            [device],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    })
+    .unwrap_or((None, None))
+}
+
+/// The console alone takes a real node through both approvals on a SQLite state dir: `a`, `y`
+/// on its device request (`device.pair.approve`), and, once the restarted node has connected,
+/// `a`, `y` on the capability card of its paired row (`node.pair.approve` with the scopes the
+/// surface asks for); both rows change in the database and are redrawn from it.
+#[test]
+fn v2026_9_6_console_approves_a_nodes_device_and_capabilities() {
+    let Some(s) = begin(
+        "sqlite_gateway::v2026_9_6_console_approves_a_nodes_device_and_capabilities",
+        V,
+        &[Need::Tmux],
+    ) else {
+        return;
+    };
+    let st = s.mkdir("state");
+    let port = free_port();
+    let (mut gw, _) = real_gateway(&s, &st, port, false);
+    s.step("real 2026.9.6 gateway ready");
+    let console_log = s.log_file("console", "log");
+    let t = Tmux::start(
+        "interop-sqlgw3",
+        140,
+        40,
+        &format!(
+            "env HOME={} CLAWPAIR_LOG=info CLAWPAIR_LOG_FILE={} {BIN} --state-dir {} --no-notify",
+            s.home().display(),
+            console_log.display(),
+            st.display()
+        ),
+    );
+    let wait =
+        |what: &str, ok: &dyn Fn(&str) -> bool| t.wait_for(what, 60 * SEC, || ok(&t.screen()));
+    let ctx = || {
+        format!(
+            "{}\n{}",
+            t.screen(),
+            std::fs::read_to_string(&console_log).unwrap_or_default()
+        )
+    };
+
+    let node = s.mkdir("node-3");
+    let mut n = s.node_host("node-3", &node, port, "sq-node-3");
+    let mut found = None;
+    wait_until(
+        "node 3's device request in the database",
+        90 * SEC,
+        || {
+            found = pending_named(&st, "sq-node-3");
+            found.is_some()
+        },
+        || n.output(),
+    );
+    let (_, dev) = found.unwrap();
+    wait("node 3's request on screen", &|sc| sc.contains("sq-node-3"));
+    t.keys("Tab");
+    std::thread::sleep(Duration::from_millis(700));
+    t.keys("g");
+    t.keys("a");
+    wait("the device card", &|sc| sc.contains("Approve this device?"));
+    t.keys("y");
+    wait_until("node 3 paired", 30 * SEC, || is_paired(&st, &dev), ctx);
+    s.step("console: device approved through the gateway");
+
+    n.stop(10 * SEC);
+    let proxy = s.ws_proxy("proxy", port);
+    let n2 = s.node_host("node-3b", &node, proxy.port, "sq-node-3");
+    wait_until(
+        "node 3's hello-ok",
+        90 * SEC,
+        || proxy.hello_ok().is_some(),
+        || format!("{}\nframes: {:?}", n2.output(), proxy.frames()),
+    );
+    wait_until(
+        "node 3's pending capability surface in the database",
+        60 * SEC,
+        || surfaces(&st, &dev).0.is_some(),
+        || n2.output(),
+    );
+    wait("the capability surface on node 3's row", &|sc| {
+        sc.contains("capabilities")
+    });
+    s.step("node 3 connected (hello-ok); its capability surface shown on its row");
+
+    // A row that just appeared under the cursor ignores the first key ("the selection just
+    // changed"): let it settle.
+    t.keys("g");
+    std::thread::sleep(Duration::from_millis(1200));
+    t.keys("a");
+    wait("the capability card", &|sc| {
+        sc.contains("Approve this node's capabilities?")
+    });
+    t.keys("y");
+    wait_until(
+        "node 3's surface approved",
+        30 * SEC,
+        || {
+            let (pending, approved) = surfaces(&st, &dev);
+            pending.is_none() && approved.is_some()
+        },
+        ctx,
+    );
+    wait("the capabilities toast", &|sc| {
+        sc.contains("Approved the capabilities of sq-node-3")
+    });
+    s.step("console: capabilities approved through the gateway (node.pair.approve)");
+
+    drop(n2);
+    t.keys("q");
+    t.wait_for("the console to quit", 10 * SEC, || !t.alive());
     gw.stop(30 * SEC);
     s.pass();
 }

@@ -228,7 +228,7 @@ pub fn dm_snapshot(rows: &dm::DmRows, now_ms: i64) -> DmSnapshot {
 
 /// The console's device rows, with each node's pending capability surface.
 pub fn device_snapshot(rows: devices::DeviceRows) -> DeviceSnapshot {
-    let pending = rows
+    let mut pending = rows
         .pending
         .into_iter()
         .map(|p| {
@@ -239,7 +239,33 @@ pub fn device_snapshot(rows: devices::DeviceRows) -> DeviceSnapshot {
             }
             r
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // A pending capability surface is also a request row (as the gateway
+    // source shows `node.pair.list`): the console's card approves or rejects
+    // it by `node.pair.*` through OpenClaw's gateway.
+    for p in &rows.paired {
+        if let Some(s) = devices::pending_surface(p) {
+            pending.push(crate::app::rows::DeviceRequest {
+                device_id: p.device_id.clone(),
+                display_name: p.display_name.clone(),
+                platform: p.platform.clone(),
+                client_id: p.client_id.clone(),
+                client_mode: p.client_mode.clone(),
+                roles: vec!["node".into()],
+                scopes: Vec::new(),
+                remote_ip: p.remote_ip.clone(),
+                is_repair: false,
+                ts: s.ts.unwrap_or(p.approved_at_ms),
+                surface: Some(crate::app::rows::NodeSurface {
+                    required_scopes: s.required_scopes().iter().map(|x| x.to_string()).collect(),
+                    caps: s.caps,
+                    commands: s.commands,
+                    version: s.version,
+                }),
+                request_id: s.request_id,
+            });
+        }
+    }
     let paired = rows
         .paired
         .into_iter()
