@@ -1,7 +1,8 @@
 //! The real binary on OpenClaw 2026.9.6 state dirs (copies of the shipped
 //! databases): the same JSON views as OpenClaw's CLI and as the equivalent
 //! 2026.2.26 state, DM decisions through the one transaction, owner-bootstrap
-//! advice without touching `openclaw.json`, device decisions and clawpair's
+//! advice without touching `openclaw.json`, device decisions refused without
+//! OpenClaw's gateway (tests/statedb_gateway.rs: through it), clawpair's
 //! gateway refused, reads that write nothing, locked databases and a
 //! read-only state dir as clear messages.
 
@@ -427,6 +428,8 @@ fn device_decisions_setup_codes_and_clawpairs_gateway_are_refused() {
         ],
         &["devices", "rotate", "--device", "x", "--role", "node"],
         &["devices", "revoke", "--device", "x", "--role", "node"],
+        &["nodes", "pending"],
+        &["nodes", "approve", "x"],
     ] {
         let r = at(t.path(), "2026-12-01T22:32:20.000Z", args);
         r.assert_clean_failure("start `openclaw gateway`", &format!("{args:?}"));
@@ -456,17 +459,27 @@ fn device_decisions_setup_codes_and_clawpairs_gateway_are_refused() {
 }
 
 #[test]
-fn a_running_gateway_is_named_in_the_refusal() {
-    let (t, _db) = state_with("03-node-pending");
+fn a_port_that_is_no_gateway_is_a_clear_failure() {
+    // Something listens on the configured port but is no gateway: the
+    // decision goes nowhere, with a message naming where it tried.
+    let (t, db) = state_with("03-node-pending");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            drop(s);
+        }
+    });
     std::fs::write(
         t.path().join("openclaw.json"),
-        format!(r#"{{"gateway":{{"port":{port}}}}}"#),
+        format!(r#"{{"gateway":{{"port":{port},"auth":{{"token":"t0k-secret-value"}}}}}}"#),
     )
     .unwrap();
+    let before = std::fs::read(&db).unwrap();
     let r = at(t.path(), AT_06, &["devices", "approve", "x"]);
-    r.assert_clean_failure(&format!("it is running on port {port}"), "running");
+    r.assert_clean_failure(&format!("ws://127.0.0.1:{port}"), "not a gateway");
+    assert!(!r.stderr.contains("t0k-secret-value"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&db).unwrap(), before);
 }
 
 #[test]

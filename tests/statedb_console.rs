@@ -54,6 +54,8 @@ fn iso(ms: i64) -> String {
 #[test]
 fn headless_follows_foreign_commits_without_a_gateway() {
     let t = tempfile::tempdir().unwrap();
+    // clawpair's config dir (its audit log of what it observed), apart.
+    let xdg = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(t.path().join("state")).unwrap();
     let db = statedb::db_path(t.path());
     std::fs::copy(
@@ -64,12 +66,10 @@ fn headless_follows_foreign_commits_without_a_gateway() {
     for d in [t.path().to_path_buf(), t.path().join("state")] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
-    let cfg = tempfile::tempdir().unwrap();
     let mut child = Kill(
         Command::new(BIN)
             .args(["--state-dir", t.path().to_str().unwrap(), "--headless"])
-            // Its decision history goes to clawpair's config dir, not the state dir.
-            .env("XDG_CONFIG_HOME", cfg.path())
+            .env("XDG_CONFIG_HOME", xdg.path())
             .env_remove("CLAWPAIR_NOW")
             .env_remove("OPENCLAW_STATE_DIR")
             .stdin(Stdio::null())
@@ -201,7 +201,10 @@ fn the_console_draws_the_second_approval_and_the_per_account_cap() {
     let devrows = devices::read(&s, at).unwrap();
     let mut st = State::new("~/.openclaw · OpenClaw SQLite v18", at);
     st.dm_cap = clawpair::app::rows::DmCap::PerAccount;
-    st.gateway = clawpair::app::rows::GatewayStatus::OpenClawOwns;
+    st.gateway = clawpair::app::rows::GatewayStatus::OpenClawOwns {
+        port: 18789,
+        reachable: Some(false),
+    };
     update(&mut st, Msg::DmLoaded(Ok(dm_snapshot(&dmrows, at))));
     update(&mut st, Msg::DevicesLoaded(Ok(device_snapshot(devrows))));
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 40)).unwrap();
@@ -232,7 +235,10 @@ fn the_console_draws_the_second_approval_and_the_per_account_cap() {
     // telegram holds 5 (3 default, 2 work): per account, default is full and work is not.
     assert!(text.contains("telegram · default  3/3"), "{text}");
     assert!(text.contains("telegram · work  2/3"), "{text}");
-    assert!(text.contains("devices: OpenClaw's gateway"), "{text}");
+    assert!(
+        text.contains("actions via OpenClaw's gateway :18789 (down)"),
+        "{text}"
+    );
     assert!(text.contains("OpenClaw SQLite v18"), "{text}");
     // With room, the capabilities by name.
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(240, 40)).unwrap();

@@ -20,6 +20,12 @@ pub enum Msg {
     Gateway(GatewayEvent),
     /// The remote gateway connection changed state.
     Remote(RemoteStatus),
+    /// OpenClaw's own gateway beside a SQLite state dir: its port, and
+    /// whether it listens (device actions go through it).
+    OpenClawGateway {
+        port: u16,
+        reachable: bool,
+    },
     /// The gateway task was not started (`--no-gateway`) or has its address.
     GatewayStarting(String),
     /// An act finished at the source.

@@ -305,8 +305,12 @@ pub enum GatewayStatus {
     },
     Stopped,
     /// An OpenClaw 2026.9 state dir: OpenClaw's own gateway owns the devices
-    /// and clawpair's does not start.
-    OpenClawOwns,
+    /// and clawpair's does not start; device actions go through OpenClaw's
+    /// gateway on `port` (`reachable`: whether it listens; `None` not yet known).
+    OpenClawOwns {
+        port: u16,
+        reachable: Option<bool>,
+    },
 }
 
 /// Where a remote console's connection to its gateway stands.

@@ -765,7 +765,7 @@ impl State {
     /// SQLite state OpenClaw's gateway makes the requests).
     pub fn is_first_run(&self) -> bool {
         self.remote.is_none()
-            && !matches!(self.gateway, GatewayStatus::OpenClawOwns)
+            && !matches!(self.gateway, GatewayStatus::OpenClawOwns { .. })
             && self.dm_loaded
             && self.devices_loaded
             && self.dm.is_empty()

@@ -64,6 +64,12 @@ fn dispatch(s: &mut State, msg: Msg, fx: &mut Vec<Effect>) {
         Msg::Gateway(ev) => on_gateway(s, ev, fx),
         Msg::GatewayStarting(addr) => s.gateway = GatewayStatus::Starting { addr },
         Msg::Remote(st) => on_remote(s, st, fx),
+        Msg::OpenClawGateway { port, reachable } => {
+            s.gateway = GatewayStatus::OpenClawOwns {
+                port,
+                reachable: Some(reachable),
+            }
+        }
         Msg::ActionDone { key, kind, result } => on_action_done(s, key, kind, result, fx),
         Msg::Copied { what, result } => match result {
             // `how` says what was done: "copied to the system clipboard",

@@ -8,12 +8,13 @@ use crate::runtime::{self, Options};
 
 pub fn run(ctx: &Ctx, args: &ConsoleArgs) -> CliResult {
     // On an OpenClaw 2026.9 state dir OpenClaw's gateway owns the devices:
-    // clawpair's own does not start (nor makes its token file).
+    // clawpair's own does not start (nor makes its token file); decisions go
+    // through OpenClaw's when it runs.
     let sqlite = crate::statedb::Generation::detect(&ctx.paths.state_dir).is_sqlite();
     if sqlite && args.headless {
         eprintln!(
             "clawpair: OpenClaw 2026.9 SQLite state ({}): clawpair's gateway does not start; \
-             OpenClaw's gateway owns the devices",
+             OpenClaw's gateway owns the devices and clawpair's decisions go through it",
             crate::statedb::db_path(&ctx.paths.state_dir).display()
         );
     }

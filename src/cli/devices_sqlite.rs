@@ -2,7 +2,10 @@
 //! device tables (read-only) and prints the same shapes as on the 2026.2.26
 //! files, plus the columns 2026.9 added (`approvedVia`, `nodeSurface`,
 //! `pendingNodeSurface`, …; token strings never). Every decision is
-//! OpenClaw's gateway's: clawpair refuses it with what to run instead,
+//! OpenClaw's gateway's: approve, reject, remove, rotate and revoke go
+//! through it ([`LocalGateway`]: the `--url` verbs of [`super::remote`] on
+//! `ws://127.0.0.1:<gateway.port>` with its shared secret, same output).
+//! Without a running gateway they are refused with what to run instead,
 //! because hand-written device rows are rows OpenClaw rejects (a paired node
 //! without its scope baseline is locked out), and OpenClaw 2026.9.6's own CLI
 //! cannot decide without a running gateway either.
@@ -15,7 +18,7 @@ use crate::clock;
 use crate::devices::payload::list_payload_of;
 use crate::devices::DeviceState;
 use crate::jsonfmt;
-use crate::statedb::{self, devices, StateDb};
+use crate::statedb::{devices, LocalGateway, StateDb};
 
 pub fn run(ctx: &Ctx, db: &Path, cmd: DevicesCommand) -> CliResult {
     let now = clock::now_ms();
@@ -65,8 +68,11 @@ pub fn run(ctx: &Ctx, db: &Path, cmd: DevicesCommand) -> CliResult {
             }
             Ok(())
         }
-        _ => Err(Failure::error(
-            statedb::GatewayProbe::probe(&ctx.paths).device_refusal(),
-        )),
+        decision => {
+            let remote = LocalGateway::find(&ctx.paths)
+                .remote()
+                .map_err(Failure::error)?;
+            super::remote::devices(remote, decision)
+        }
     }
 }

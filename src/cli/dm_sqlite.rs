@@ -1,8 +1,10 @@
 //! `clawpair pairing …` on an OpenClaw 2026.7+ state dir: the same verbs and
 //! output shapes as on the 2026.2.26 files, on `state/openclaw.sqlite`.
 //! Reads use a read-only connection and change nothing (OpenClaw's own `pairing
-//! list` persists its pruning; clawpair prunes only what it shows). `approve`,
-//! `reject` and `revoke` are the one DM transaction of
+//! list` persists its pruning; clawpair prunes only what it shows). `approve`
+//! and `reject` go through OpenClaw's running gateway (`channels.pairing.approve`
+//! / `dismiss`) when it offers them for that request's account, else, like
+//! `revoke`, they are the one DM transaction of
 //! [`crate::statedb::dm::write_channel`]. `openclaw.json` is never touched: when
 //! no command owner is configured, the owner is told the one command that sets it.
 
@@ -145,6 +147,16 @@ fn decide(
     let verb = if approve { "approve" } else { "reject" };
     let (channel, code) = channel_and_code(store, verb, args, channel_flag)?;
     let account = blank_to_none(account).map(str::to_string);
+    if let Some(sender) =
+        through_gateway(ctx, db, &channel, &code, account.as_deref(), approve, now)
+    {
+        let done = if approve { "Approved" } else { "Rejected" };
+        println!("{done} {channel} sender {}.", for_terminal(&sender));
+        if approve {
+            owner_hint(ctx, &channel, &sender);
+        }
+        return Ok(());
+    }
     let op = if approve {
         dm::Op::Approve {
             code: code.clone(),
@@ -166,17 +178,80 @@ fn decide(
     };
     let done = if approve { "Approved" } else { "Rejected" };
     println!("{done} {channel} sender {}.", for_terminal(sender));
-    if approve && statedb::owner_missing(&ctx.paths) {
+    if approve {
+        owner_hint(ctx, &channel, sender);
+    }
+    Ok(())
+}
+
+fn owner_hint(ctx: &Ctx, channel: &str, sender: &str) {
+    if statedb::owner_missing(&ctx.paths) {
         // OpenClaw's own first approval would make this sender the command
         // owner by rewriting openclaw.json as strict JSON (comments lost);
         // clawpair leaves the file alone and says how.
         println!(
             "No command owner is configured (commands.ownerAllowFrom is empty); clawpair leaves \
              openclaw.json alone. To make this sender the owner, run: {}",
-            for_terminal(&statedb::owner_command(&channel, sender))
+            for_terminal(&statedb::owner_command(channel, sender))
         );
     }
-    Ok(())
+}
+
+/// The decision through OpenClaw's running gateway (`channels.pairing.approve`
+/// / `dismiss`, which leave the same rows as the transaction and, without
+/// `bootstrapCommandOwner`, the config alone): the sender when it was made
+/// there; `None` when there is no usable gateway, it does not offer the RPC or
+/// does not list this request (then the caller runs the DM transaction).
+fn through_gateway(
+    ctx: &Ctx,
+    db: &Path,
+    channel: &str,
+    code: &str,
+    account: Option<&str>,
+    approve: bool,
+    now: i64,
+) -> Option<String> {
+    let gw = statedb::LocalGateway::find(&ctx.paths);
+    if gw.unavailable().is_some() {
+        return None;
+    }
+    let rows = read(db).ok()?;
+    let ch = dm::channel_key(channel)?;
+    let want = code.trim().to_uppercase();
+    let acct = account.map(|a| dm::account_key(Some(a)));
+    let req = rows.visible(now).into_iter().find(|r| {
+        r.channel == ch
+            && r.code.to_uppercase() == want
+            && acct.as_deref().is_none_or(|a| r.account == a)
+    })?;
+    let (account, sender) = (req.account.clone(), req.sender.clone());
+    let rt = super::tokio_runtime().ok()?;
+    let out = rt.block_on(async {
+        let s = gw
+            .attach(&crate::operator::api::scopes(&[
+                crate::operator::api::PAIRING,
+            ]))
+            .await?;
+        let r = statedb::gateway::dm_decide(&s, approve, &ch, &account, &sender).await;
+        s.close().await;
+        r.map_err(|e| e.to_string())
+    });
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match out {
+        Ok(Some(p)) => Some(
+            p.get("senderId")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or(sender),
+        ),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(
+                "DM decision through OpenClaw's gateway failed ({e}); using the DM transaction"
+            );
+            None
+        }
+    }
 }
 
 fn allowlist(

@@ -45,10 +45,13 @@ pub fn parse_since(raw: &str, now_ms: i64) -> Result<i64, Failure> {
 
 /// The logs `clawpair history` reads: the state dir's, then the one for remote gateways.
 pub fn log_paths(ctx: &Ctx) -> Vec<std::path::PathBuf> {
-    vec![
+    let mut paths = vec![
         Place::Local(ctx.paths.state_dir.clone()).log_path(),
         Place::Gateway(String::new()).log_path(),
-    ]
+    ];
+    // An OpenClaw 2026.7+ state dir logs in the config dir too: one file.
+    paths.dedup();
+    paths
 }
 
 pub fn run(ctx: &Ctx, a: HistoryArgs) -> CliResult {

@@ -358,7 +358,7 @@ fn run(ctx: &Ctx, command: Option<Command>, console: &ConsoleArgs) -> CliResult 
             Some(r) => remote::devices(r, a.cmd),
             None => devices::run(ctx, a.cmd),
         },
-        Some(Command::Nodes(a)) => remote::nodes(a),
+        Some(Command::Nodes(a)) => remote::nodes(&ctx.paths, a),
         Some(Command::Doctor { repair }) => doctor::run(ctx, repair),
         Some(Command::Gateway(cmd)) => gateway::run_gateway(ctx, cmd),
         Some(Command::SetupCode(a)) => gateway::run_setup_code(ctx, a),

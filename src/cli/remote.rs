@@ -339,12 +339,26 @@ pub struct NodesArgs {
     pub remote: GlobalRemoteArgs,
 }
 
-pub fn nodes(a: NodesArgs) -> CliResult {
-    let Some(r) = resolve(&a.remote.into())? else {
-        return Err(Failure::usage(
-            "clawpair nodes … needs --url: node capability surfaces live in an OpenClaw 2026.9 gateway",
-        ));
+/// `clawpair nodes …`: through `--url`, else, on an OpenClaw 2026.7+ state
+/// dir, through its own running gateway ([`crate::statedb::LocalGateway`]).
+pub fn nodes(paths: &crate::paths::Paths, a: NodesArgs) -> CliResult {
+    let r = match resolve(&a.remote.into())? {
+        Some(r) => r,
+        None if crate::statedb::Generation::detect(&paths.state_dir).is_sqlite() => {
+            crate::statedb::LocalGateway::find(paths)
+                .remote()
+                .map_err(Failure::error)?
+        }
+        None => {
+            return Err(Failure::usage(
+                "clawpair nodes … needs --url (or an OpenClaw 2026.7+ state dir whose gateway runs): node capability surfaces live in an OpenClaw 2026.9 gateway",
+            ))
+        }
     };
+    nodes_on(r, a.cmd)
+}
+
+fn nodes_on(r: Remote, cmd: NodesCommand) -> CliResult {
     block_on(async move {
         let s = connect(&r, &[PAIRING]).await?;
         if !s.hello.has_method("node.pair.list") {
@@ -359,7 +373,7 @@ pub fn nodes(a: NodesArgs) -> CliResult {
             .call("node.pair.list", json!({}), CALL_TIMEOUT)
             .await
             .map_err(fail);
-        match a.cmd {
+        match cmd {
             NodesCommand::Pending { json } => {
                 s.close().await;
                 let list = list?;

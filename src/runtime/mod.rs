@@ -173,6 +173,9 @@ impl Engine {
                     Changed::Remote(st) => {
                         let _ = stx.send(Msg::Remote(st));
                     }
+                    Changed::OpenClawGateway { port, reachable } => {
+                        let _ = stx.send(Msg::OpenClawGateway { port, reachable });
+                    }
                 }),
             )
         };
@@ -217,7 +220,12 @@ impl Engine {
         state.dm_cap = info.kind.dm_cap();
         if let source::SourceKind::Sqlite { .. } = info.kind {
             // OpenClaw 2026.9's gateway owns the devices there; clawpair's does not start.
-            state.gateway = crate::app::rows::GatewayStatus::OpenClawOwns;
+            state.gateway = crate::app::rows::GatewayStatus::OpenClawOwns {
+                port: crate::statedb::gateway::configured_port(
+                    &crate::openclaw_config::OpenClawConfig::load(&opts.paths.config_file),
+                ),
+                reachable: None,
+            };
         }
         let hook = opts.hook.clone().map(hook::Hook::start);
         Engine {

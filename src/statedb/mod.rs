@@ -17,6 +17,9 @@
 
 pub mod devices;
 pub mod dm;
+pub mod gateway;
+
+pub use gateway::LocalGateway;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -584,53 +587,6 @@ pub fn legacy_leftovers(paths: &crate::paths::Paths) -> Vec<String> {
     scan(&paths.credentials_dir, "credentials");
     scan(&paths.devices_dir, "devices");
     out
-}
-
-/// OpenClaw's gateway as `openclaw.json` configures it (`gateway.port`,
-/// default 18789), and whether something listens there on loopback now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GatewayProbe {
-    pub port: u16,
-    pub listening: bool,
-}
-
-impl GatewayProbe {
-    pub fn probe(paths: &crate::paths::Paths) -> GatewayProbe {
-        let cfg = crate::openclaw_config::OpenClawConfig::load(&paths.config_file);
-        let port = cfg
-            .get("gateway.port")
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|p| u16::try_from(p).ok())
-            .filter(|p| *p != 0)
-            .unwrap_or(18789);
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let listening =
-            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok();
-        GatewayProbe { port, listening }
-    }
-
-    /// Why clawpair does not change devices itself on a SQLite state dir, and
-    /// what to do instead (OpenClaw 2026.9.6's own CLI cannot act on devices
-    /// without a running gateway either: docs/interop/openclaw-2026.9.6.md §2).
-    pub fn device_refusal(&self) -> String {
-        if self.listening {
-            format!(
-                "on an OpenClaw 2026.9 state dir only OpenClaw's gateway changes devices \
-                 (approving one mints its token and scope baseline); it is running on port {}: \
-                 decide there, e.g. `openclaw devices approve <requestId>` or `openclaw nodes \
-                 approve <requestId>`",
-                self.port
-            )
-        } else {
-            format!(
-                "on an OpenClaw 2026.9 state dir only OpenClaw's gateway changes devices \
-                 (approving one mints its token and scope baseline), and none is running \
-                 (port {}): start `openclaw gateway`, then decide through it \
-                 (`openclaw devices approve <requestId>`)",
-                self.port
-            )
-        }
-    }
 }
 
 /// The one command that makes `sender` of `channel` the command owner:

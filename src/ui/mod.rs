@@ -81,7 +81,9 @@ fn status_line(f: &mut Frame, area: Rect, s: &State, t: &Theme) {
         },
         GatewayStatus::PortBusy { addr, .. } => format!("gateway {addr} PORT BUSY"),
         GatewayStatus::Stopped => "gateway stopped".to_string(),
-        GatewayStatus::OpenClawOwns => "devices: OpenClaw's gateway (openclaw gateway)".to_string(),
+        GatewayStatus::OpenClawOwns { port, reachable } => {
+            crate::statedb::LocalGateway::status_text(*port, *reachable)
+        }
     };
     let online = s.online.len();
     if let Some(r) = &s.remote {

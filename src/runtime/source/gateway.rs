@@ -89,7 +89,7 @@ fn is_pairing_event(name: &str) -> bool {
     name.starts_with("device.pair.") || name.starts_with("node.pair.")
 }
 
-fn gone_or_failed(e: RpcError) -> ActionError {
+pub fn gone_or_failed(e: RpcError) -> ActionError {
     match &e {
         RpcError::Gateway(g) => {
             let m = g.message.to_lowercase();
@@ -128,6 +128,12 @@ async fn act(link: Link, act: Act) -> Result<Done, ActionError> {
             .to_string(),
         ));
     };
+    act_on(s, act).await
+}
+
+/// One decision as an RPC on the session `s` (also the SQLite source's
+/// device and node decisions, through OpenClaw's own gateway).
+pub async fn act_on(s: Arc<Session>, act: Act) -> Result<Done, ActionError> {
     let call = |method: &'static str, params: Value| {
         let s = s.clone();
         async move {

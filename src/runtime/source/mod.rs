@@ -35,6 +35,12 @@ pub enum Changed {
     Devices,
     /// The connection to a remote gateway changed state (status line).
     Remote(RemoteStatus),
+    /// OpenClaw's own gateway beside a SQLite state dir started or stopped
+    /// listening (status line: device actions go through it).
+    OpenClawGateway {
+        port: u16,
+        reachable: bool,
+    },
 }
 
 /// What kind of place the state lives in.

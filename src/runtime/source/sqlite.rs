@@ -7,10 +7,17 @@
 //!   500 ms; it holds no transaction between checks, so WAL checkpoints are
 //!   never starved), then a fresh read of both parts: only the part whose
 //!   rows changed is reported, so only it is re-read by the engine.
-//! * **Acts**: DM approve / reject and allow-list revoke are the DM
-//!   transaction of [`crate::statedb::dm::write_channel`]. Device decisions
-//!   and setup codes belong to OpenClaw's gateway: they are refused with
-//!   what to run instead (no device row is ever hand-written).
+//! * **Acts**: device and node decisions are OpenClaw's gateway's: they go
+//!   through it as RPCs ([`LocalGateway`]: one operator connection per
+//!   decision on loopback with its shared secret, [`gateway::act_on`]); the
+//!   row then changes in the database, which the watcher notices. Without a
+//!   running gateway they are refused with what to run instead (no device
+//!   row is ever hand-written). DM approve / reject go through its
+//!   `channels.pairing.*` when it runs and lists the request, else (and
+//!   allow-list revoke always) they are the DM transaction of
+//!   [`crate::statedb::dm::write_channel`]. Setup codes are `openclaw qr`'s.
+//! * **Status**: the watcher also probes the gateway's port every 2 s, so the
+//!   status line says whether actions can go through it.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -20,13 +27,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::files::{device_request, paired_device};
+use super::gateway;
 use super::{Changed, Pending, Source, SourceInfo, SourceKind, Watching};
 use crate::app::effect::{Act, ActionError, AllowTarget, DmTarget, Done};
 use crate::app::rows::{
     AllowList, DeviceSnapshot, DmRequest, DmSnapshot, PendingSurface, SetupCode,
 };
+use crate::operator::api;
 use crate::paths::Paths;
-use crate::statedb::{self, devices, dm, DbError, ReadMode, StateDb};
+use crate::statedb::{self, devices, dm, DbError, LocalGateway, ReadMode, StateDb};
 
 pub struct SqliteSource {
     paths: Paths,
@@ -114,8 +123,68 @@ impl SqliteSource {
             | Act::RemoveDevice { .. }
             | Act::ApproveNode { .. }
             | Act::RejectNode { .. } => Err(ActionError::Failed(
-                statedb::GatewayProbe::probe(&self.paths).device_refusal(),
+                "device decisions go through OpenClaw's gateway".into(),
             )),
+        }
+    }
+
+    /// A device or node decision through OpenClaw's running gateway.
+    async fn act_through_gateway(paths: Paths, act: Act) -> Result<Done, ActionError> {
+        let gw = tokio::task::spawn_blocking(move || LocalGateway::find(&paths))
+            .await
+            .map_err(|e| ActionError::Failed(format!("internal error: {e}")))?;
+        let s = gw
+            .attach(&api::console_scopes())
+            .await
+            .map_err(ActionError::Failed)?;
+        let s = Arc::new(s);
+        let out = gateway::act_on(s.clone(), act).await;
+        s.close().await;
+        out
+    }
+
+    /// A DM decision through OpenClaw's gateway, when it runs, offers
+    /// `channels.pairing.*` and lists the request; `None`: use the transaction.
+    async fn dm_through_gateway(
+        paths: Paths,
+        t: &DmTarget,
+        approve: bool,
+    ) -> Option<Result<Done, ActionError>> {
+        let gw = tokio::task::spawn_blocking(move || LocalGateway::find(&paths))
+            .await
+            .ok()?;
+        gw.unavailable().is_none().then_some(())?;
+        let channel = dm::channel_key(&t.channel)?;
+        let account = dm::account_key(t.account.as_deref());
+        let s = match gw.attach(&api::scopes(&[api::PAIRING])).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("OpenClaw's gateway: {e}; DM decision by the DM transaction");
+                return None;
+            }
+        };
+        let r = statedb::gateway::dm_decide(&s, approve, &channel, &account, &t.id).await;
+        s.close().await;
+        let sender = |p: &serde_json::Value| {
+            p.get("senderId")
+                .and_then(serde_json::Value::as_str)
+                .map(|x| crate::operator::wire::bounded(x, 1024))
+                .unwrap_or_else(|| t.id.clone())
+        };
+        match r {
+            Ok(Some(p)) if approve => Some(Ok(Done::DmApproved {
+                channel: t.channel.clone(),
+                id: sender(&p),
+            })),
+            Ok(Some(p)) => Some(Ok(Done::DmRejected {
+                channel: t.channel.clone(),
+                id: sender(&p),
+            })),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!("channels.pairing through OpenClaw's gateway: {e}; DM decision by the DM transaction");
+                None
+            }
         }
     }
 }
@@ -159,7 +228,7 @@ pub fn dm_snapshot(rows: &dm::DmRows, now_ms: i64) -> DmSnapshot {
 
 /// The console's device rows, with each node's pending capability surface.
 pub fn device_snapshot(rows: devices::DeviceRows) -> DeviceSnapshot {
-    let pending = rows
+    let mut pending = rows
         .pending
         .into_iter()
         .map(|p| {
@@ -170,7 +239,33 @@ pub fn device_snapshot(rows: devices::DeviceRows) -> DeviceSnapshot {
             }
             r
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // A pending capability surface is also a request row (as the gateway
+    // source shows `node.pair.list`): the console's card approves or rejects
+    // it by `node.pair.*` through OpenClaw's gateway.
+    for p in &rows.paired {
+        if let Some(s) = devices::pending_surface(p) {
+            pending.push(crate::app::rows::DeviceRequest {
+                device_id: p.device_id.clone(),
+                display_name: p.display_name.clone(),
+                platform: p.platform.clone(),
+                client_id: p.client_id.clone(),
+                client_mode: p.client_mode.clone(),
+                roles: vec!["node".into()],
+                scopes: Vec::new(),
+                remote_ip: p.remote_ip.clone(),
+                is_repair: false,
+                ts: s.ts.unwrap_or(p.approved_at_ms),
+                surface: Some(crate::app::rows::NodeSurface {
+                    required_scopes: s.required_scopes().iter().map(|x| x.to_string()).collect(),
+                    caps: s.caps,
+                    commands: s.commands,
+                    version: s.version,
+                }),
+                request_id: s.request_id,
+            });
+        }
+    }
     let paired = rows
         .paired
         .into_iter()
@@ -249,8 +344,12 @@ fn part_digests(db: &std::path::Path) -> Option<(u64, u64)> {
     Some((digest(&d), digest(&device_snapshot(v))))
 }
 
+/// How often the watcher looks whether OpenClaw's gateway listens.
+const GATEWAY_PROBE: Duration = Duration::from_secs(2);
+
 fn watch_loop(
     db: PathBuf,
+    config_file: PathBuf,
     events: std::sync::mpsc::Receiver<()>,
     stop: Arc<AtomicBool>,
     alive: Arc<AtomicBool>,
@@ -263,7 +362,22 @@ fn watch_loop(
     // the WAL index in -shm (no event): after an event, look again every
     // 10 ms for 100 ms so a commit that was not yet visible is not missed.
     let mut rechecks = 0u32;
+    let mut gateway: Option<(u16, bool)> = None;
+    let mut probed: Option<std::time::Instant> = None;
     while !stop.load(Ordering::Relaxed) {
+        if probed.is_none_or(|t| t.elapsed() >= GATEWAY_PROBE) {
+            probed = Some(std::time::Instant::now());
+            let cfg = crate::openclaw_config::OpenClawConfig::load(&config_file);
+            let port = statedb::gateway::configured_port(&cfg);
+            let now = (port, statedb::gateway::listening(port));
+            if gateway != Some(now) {
+                gateway = Some(now);
+                changed(Changed::OpenClawGateway {
+                    port: now.0,
+                    reachable: now.1,
+                });
+            }
+        }
         let wait = if rechecks > 0 {
             rechecks -= 1;
             Duration::from_millis(10)
@@ -400,9 +514,10 @@ impl Source for SqliteSource {
         let stop = Arc::new(AtomicBool::new(false));
         let alive = Arc::new(AtomicBool::new(true));
         let (s, a, db) = (stop.clone(), alive.clone(), self.db.clone());
+        let config_file = self.paths.config_file.clone();
         let spawned = std::thread::Builder::new()
             .name("sqlite-watch".into())
-            .spawn(move || watch_loop(db, rx, s, a, changed));
+            .spawn(move || watch_loop(db, config_file, rx, s, a, changed));
         if spawned.is_err() {
             alive.store(false, Ordering::Relaxed);
         }
@@ -429,10 +544,31 @@ impl Source for SqliteSource {
     }
 
     fn act(self: Arc<Self>, act: Act, now_ms: i64) -> Pending<Result<Done, ActionError>> {
-        blocking(
-            move || self.act_blocking(&act, now_ms),
-            |e| Err(ActionError::Failed(format!("internal error: {e}"))),
-        )
+        Box::pin(async move {
+            match &act {
+                Act::ApproveDevice { .. }
+                | Act::RejectDevice { .. }
+                | Act::RemoveDevice { .. }
+                | Act::ApproveNode { .. }
+                | Act::RejectNode { .. } => {
+                    return Self::act_through_gateway(self.paths.clone(), act).await
+                }
+                Act::ApproveDm(t) | Act::RejectDm(t) => {
+                    let approve = matches!(act, Act::ApproveDm(_));
+                    if let Some(done) =
+                        Self::dm_through_gateway(self.paths.clone(), t, approve).await
+                    {
+                        return done;
+                    }
+                }
+                Act::RevokeAllow(_) => {}
+            }
+            blocking(
+                move || self.act_blocking(&act, now_ms),
+                |e| Err(ActionError::Failed(format!("internal error: {e}"))),
+            )
+            .await
+        })
     }
 
     fn issue_setup_code(
