@@ -251,11 +251,30 @@ impl Cli {
         let mut cmd = Cli::command();
         let m = cmd.try_get_matches_from_mut(args)?;
         if let Some((sub, _)) = m.subcommand() {
+            // Flags a subcommand has of its own with the same names (`devices
+            // … --url`, `nodes … --token`: global within the subcommand, so
+            // clap also reports them at the top) are the subcommand's, not the
+            // console's.
+            let mut own = std::collections::HashSet::new();
+            let (mut level, mut lm) = (&cmd, &m);
+            while let Some((name, sm)) = lm.subcommand() {
+                let Some(sc) = level.find_subcommand(name) else {
+                    break;
+                };
+                for a in sc.get_arguments() {
+                    let id = a.get_id().as_str();
+                    if sm.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                        own.insert(id.to_string());
+                    }
+                }
+                (level, lm) = (sc, sm);
+            }
             let console_only: Vec<String> = ConsoleArgs::augment_args(clap::Command::new("x"))
                 .get_arguments()
                 .filter(|a| {
-                    m.value_source(a.get_id().as_str())
-                        == Some(clap::parser::ValueSource::CommandLine)
+                    !own.contains(a.get_id().as_str())
+                        && m.value_source(a.get_id().as_str())
+                            == Some(clap::parser::ValueSource::CommandLine)
                 })
                 .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
                 .collect();
@@ -479,5 +498,51 @@ mod tests {
         assert!(ok(&["clawpair", "--headless", "--no-gateway"]));
         // `clawpair gateway` has flags of the same names of its own.
         assert!(ok(&["clawpair", "gateway", "--port", "1"]));
+        // So have the verbs that act through a gateway (`--url` & co. are global
+        // within `devices`, `nodes` and `pairing`).
+        let url = "ws://127.0.0.1:1";
+        for args in [
+            &[
+                "clawpair", "devices", "list", "--json", "--url", url, "--token", "t",
+            ][..],
+            &[
+                "clawpair",
+                "devices",
+                "--url",
+                url,
+                "--token-file",
+                "/f",
+                "list",
+            ],
+            &[
+                "clawpair",
+                "--state-dir",
+                "/x",
+                "nodes",
+                "pending",
+                "--url",
+                url,
+            ],
+            &["clawpair", "pairing", "list", "telegram", "--url", url],
+            &[
+                "clawpair",
+                "devices",
+                "list",
+                "--url",
+                "wss://127.0.0.1:1",
+                "--tls-fingerprint",
+                "sha256:00",
+                "--password",
+                "p",
+            ],
+        ] {
+            let cli =
+                super::Cli::try_parse_checked(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(cli.command.is_some(), "{args:?}");
+        }
+        // … but the console's own --url still is the console's.
+        let e = super::Cli::try_parse_checked(["clawpair", "--headless", "--url", url, "history"])
+            .unwrap_err();
+        assert!(e.to_string().contains("only apply to the console"), "{e}");
     }
 }

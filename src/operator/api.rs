@@ -43,8 +43,18 @@ pub fn scopes(list: &[&str]) -> Vec<String> {
 pub fn needs_admin(e: &RpcError) -> bool {
     match e {
         RpcError::Gateway(g) => {
-            g.message.contains("approval denied")
-                || g.message.contains("missing scope: operator.admin")
+            // 2026.9 (and clawpair's gateway on protocol 4): a node's
+            // approval, removal by a device caller, and any non-operator
+            // token's rotation or revocation need operator.admin.
+            [
+                "approval denied",
+                "removal denied",
+                "rotation denied",
+                "revocation denied",
+                "missing scope: operator.admin",
+            ]
+            .iter()
+            .any(|m| g.message.contains(m))
         }
         _ => false,
     }
