@@ -7,6 +7,8 @@
 //! Facts relied on: docs/interop/openclaw-2026.2.26.md.
 
 mod interop_support;
+#[path = "interop_openclaw/remote.rs"]
+mod remote;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
