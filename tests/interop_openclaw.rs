@@ -12,6 +12,8 @@ mod support;
 
 #[path = "interop_openclaw/protocol4.rs"]
 mod protocol4;
+#[path = "interop_openclaw/remote.rs"]
+mod remote;
 #[path = "interop_openclaw/sqlite_gateway.rs"]
 mod sqlite_gateway;
 

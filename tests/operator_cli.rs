@@ -397,3 +397,54 @@ async fn headless_remote_console_streams_status_and_requests() {
         "a secret was printed"
     );
 }
+
+/// Regression: `--url` & co. after a verb are the verb's own flags, not the
+/// console's (the check that refuses console flags with a subcommand saw them
+/// too, so every verb with `--url` exited 2 before it reached the gateway).
+#[test]
+fn url_flags_after_a_verb_reach_the_verb() {
+    let cfg = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let tf = cfg.path().join("token");
+    std::fs::write(&tf, "x").unwrap();
+    // A port nobody listens on: the verb must get as far as connecting.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let st = state.path().to_str().unwrap();
+    for a in [
+        &["devices", "list", "--json", "--url", &url, "--token", "x"][..],
+        &[
+            "devices",
+            "--url",
+            &url,
+            "--token-file",
+            tf.to_str().unwrap(),
+            "list",
+        ],
+        &[
+            "--state-dir",
+            st,
+            "nodes",
+            "pending",
+            "--json",
+            "--url",
+            &url,
+            "--token",
+            "x",
+        ],
+        &["devices", "approve", "r1", "--url", &url, "--password", "x"],
+        &["pairing", "list", "telegram", "--url", &url, "--token", "x"],
+    ] {
+        let o = run_env(a, &[], cfg.path());
+        assert!(
+            !o.stderr.contains("only apply to the console"),
+            "{a:?}: {}",
+            o.stderr
+        );
+        assert_eq!(o.code, 1, "{a:?}: {}", o.stderr);
+    }
+}

@@ -488,5 +488,51 @@ mod tests {
         assert!(ok(&["clawpair", "--headless", "--no-gateway"]));
         // `clawpair gateway` has flags of the same names of its own.
         assert!(ok(&["clawpair", "gateway", "--port", "1"]));
+        // So have the verbs that act through a gateway (`--url` & co. are global
+        // within `devices`, `nodes` and `pairing`).
+        let url = "ws://127.0.0.1:1";
+        for args in [
+            &[
+                "clawpair", "devices", "list", "--json", "--url", url, "--token", "t",
+            ][..],
+            &[
+                "clawpair",
+                "devices",
+                "--url",
+                url,
+                "--token-file",
+                "/f",
+                "list",
+            ],
+            &[
+                "clawpair",
+                "--state-dir",
+                "/x",
+                "nodes",
+                "pending",
+                "--url",
+                url,
+            ],
+            &["clawpair", "pairing", "list", "telegram", "--url", url],
+            &[
+                "clawpair",
+                "devices",
+                "list",
+                "--url",
+                "wss://127.0.0.1:1",
+                "--tls-fingerprint",
+                "sha256:00",
+                "--password",
+                "p",
+            ],
+        ] {
+            let cli =
+                super::Cli::try_parse_checked(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(cli.command.is_some(), "{args:?}");
+        }
+        // … but the console's own --url still is the console's.
+        let e = super::Cli::try_parse_checked(["clawpair", "--headless", "--url", url, "history"])
+            .unwrap_err();
+        assert!(e.to_string().contains("only apply to the console"), "{e}");
     }
 }

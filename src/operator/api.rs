@@ -42,14 +42,20 @@ pub fn scopes(list: &[&str]) -> Vec<String> {
 /// Whether an answer means "ask again with `operator.admin`".
 pub fn needs_admin(e: &RpcError) -> bool {
     match e {
-        // 2026.9's answers when a non-operator device's pairing or token
-        // needs operator.admin: "device pairing approval|rejection denied",
-        // "device token rotation|revocation denied".
         RpcError::Gateway(g) => {
-            let m = g.message.as_str();
-            ((m.starts_with("device pairing ") || m.starts_with("device token "))
-                && m.ends_with(" denied"))
-                || m.contains("missing scope: operator.admin")
+            // 2026.9 (and clawpair's gateway on protocol 4): a node's
+            // approval or rejection, removal by a device caller, and any
+            // non-operator token's rotation or revocation need operator.admin.
+            [
+                "approval denied",
+                "rejection denied",
+                "removal denied",
+                "rotation denied",
+                "revocation denied",
+                "missing scope: operator.admin",
+            ]
+            .iter()
+            .any(|m| g.message.contains(m))
         }
         _ => false,
     }
