@@ -185,7 +185,7 @@ fn token_comparison_is_constant_time_by_construction() {
     };
     // The one comparison function hashes both sides (so length leaks nothing)
     // and compares the digests with `subtle`; device tokens use it by name.
-    assert!(read("src/devices/state.rs")
+    assert!(read("src/devices/state/mod.rs")
         .contains("pub use crate::secret::secrets_equal as tokens_equal;"));
     let b = body(&read("src/secret.rs"), "pub fn secrets_equal(");
     assert!(b.contains("Sha256::digest(a"), "{b}");
@@ -193,7 +193,10 @@ fn token_comparison_is_constant_time_by_construction() {
     assert!(b.contains("ct_eq("), "{b}");
     assert!(!b.contains("=="), "{b}");
     // Device-token auth goes through it…
-    let verify = body(&read("src/devices/state.rs"), "pub fn verify_token(");
+    let verify = body(
+        &read("src/devices/state/transitions.rs"),
+        "pub fn verify_token(",
+    );
     assert!(
         verify.contains("tokens_equal(token, &rec.token)"),
         "{verify}"
