@@ -448,3 +448,100 @@ fn url_flags_after_a_verb_reach_the_verb() {
         assert_eq!(o.code, 1, "{a:?}: {}", o.stderr);
     }
 }
+
+/// `devices approve --url` without an id approves only the one pending
+/// request (as the local verb and OpenClaw 2026.9); with several it lists
+/// them and approves none. Every decision made with `--url` is in clawpair's
+/// config-dir history, named by the gateway's URL, with no token in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_without_an_id_and_the_history_of_url_decisions() {
+    let gw = gateway(cfg()).await;
+    let cfgdir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        DeviceIdentity::generate(now()),
+        DeviceIdentity::generate(now()),
+    );
+    let ra = pending_node(&gw, &a).await;
+    let rb = pending_node(&gw, &b).await;
+    let o = run(
+        args(&["devices", "approve"], &gw.url),
+        cfgdir.path().to_path_buf(),
+    )
+    .await;
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("2 pending device pairing requests; approved none"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains(&ra) && o.stderr.contains(&rb),
+        "{}",
+        o.stderr
+    );
+    // Reject one; the other is then the only one.
+    let o = run(
+        args(&["devices", "reject", &rb], &gw.url),
+        cfgdir.path().to_path_buf(),
+    )
+    .await;
+    assert!(o.ok, "{}", o.stderr);
+    let o = run(
+        args(&["devices", "approve"], &gw.url),
+        cfgdir.path().to_path_buf(),
+    )
+    .await;
+    assert!(o.ok, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("approving the only pending request"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.stdout, format!("Approved {} ({ra})\n", a.device_id));
+    let o = run(
+        args(&["devices", "remove", &a.device_id], &gw.url),
+        cfgdir.path().to_path_buf(),
+    )
+    .await;
+    assert!(o.ok, "{}", o.stderr);
+
+    let log = std::fs::read_to_string(cfgdir.path().join("clawpair/audit.jsonl")).unwrap();
+    let recs: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(&str, &str)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap(),
+                r["subject"]["device_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("reject", b.device_id.as_str()),
+            ("approve", a.device_id.as_str()),
+            ("remove", a.device_id.as_str()),
+        ],
+        "{log}"
+    );
+    for r in &recs {
+        assert_eq!(r["via"], "cli");
+        assert_eq!(r["result"], "ok");
+        assert_eq!(r["where"], gw.url.as_str(), "{r}");
+    }
+    assert_eq!(recs[1]["subject"]["request_id"], ra.as_str());
+    assert!(!log.contains(TOKEN), "the gateway token in the history");
+    // `clawpair history` shows them.
+    let o = run(
+        vec!["history".into(), "--json".into()],
+        cfgdir.path().to_path_buf(),
+    )
+    .await;
+    assert!(o.ok, "{}", o.stderr);
+    assert!(o.stdout.contains(&a.device_id), "{}", o.stdout);
+}

@@ -38,9 +38,16 @@ fn state_with(m: &str) -> (tempfile::TempDir, PathBuf) {
     (t, db)
 }
 
+/// clawpair's config dir for these runs (decisions on SQLite state are
+/// recorded there, never in the state dir); one per test process.
+fn xdg() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
 fn at(state: &Path, now: &str, args: &[&str]) -> Ran {
     let mut c = cmd(state, args);
-    c.env("CLAWPAIR_NOW", now);
+    c.env("CLAWPAIR_NOW", now).env("XDG_CONFIG_HOME", xdg());
     run(c)
 }
 
@@ -345,6 +352,30 @@ fn approve_and_reject_change_only_the_dm_tables_and_never_the_config() {
     );
     assert!(r.ok(), "{}", r.stderr);
     assert_eq!(r.stdout, "Rejected telegram sender 222.\n");
+    // Both decisions are in clawpair's config-dir history, naming this state
+    // dir, with no code in it.
+    let log = std::fs::read_to_string(xdg().join("clawpair/audit.jsonl")).unwrap();
+    let mine: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["where"] == t.path().to_str().unwrap())
+        .collect();
+    let seen: Vec<(&str, &str, &str)> = mine
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap(),
+                r["subject"]["account"].as_str().unwrap(),
+                r["subject"]["sender"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("approve", "default", "111"), ("reject", "work", "222")],
+        "{log}"
+    );
+    assert!(!log.to_uppercase().contains("VNDALQ7C") && !log.contains("CX2NGFBP"));
     let after = tree(t.path());
     // Only the database changed: no JSON, no lock, no config write.
     assert_eq!(names(&after), names(&before));

@@ -320,10 +320,19 @@ enum Chosen {
 /// OpenClaw 2026.9): with several, they are listed and none is approved.
 fn only_pending(store: &DeviceStore, now: i64) -> Result<Chosen, Failure> {
     let st = store.load(now)?;
-    let pending = st.pending_newest_first();
-    match pending.as_slice() {
+    only_one(&st.pending_newest_first(), now).map(|p| Chosen::Only(p.request_id.clone()))
+}
+
+/// The one pending request (newest first in `pending`), else why none is
+/// approved: nothing pending, or several, listed with the commands to choose
+/// (the local verb and `--url`'s share this rule).
+pub fn only_one<'a>(
+    pending: &[&'a PendingRequest],
+    now: i64,
+) -> Result<&'a PendingRequest, Failure> {
+    match pending {
         [] => Err(Failure::error(NOTHING_TO_APPROVE)),
-        [one] => Ok(Chosen::Only(one.request_id.clone())),
+        [one] => Ok(one),
         many => {
             let mut more = String::new();
             for p in many {
@@ -344,7 +353,7 @@ fn only_pending(store: &DeviceStore, now: i64) -> Result<Chosen, Failure> {
 }
 
 /// `studio-mac (key 9aee:8cff:109f:16dc) · macos · from 192.168.1.20 · 3m ago`.
-fn pending_summary(p: &PendingRequest, now: i64) -> String {
+pub fn pending_summary(p: &PendingRequest, now: i64) -> String {
     let mut parts = vec![pick::label(p.display_name.as_deref(), &p.device_id)];
     if let Some(pl) = &p.platform {
         parts.push(for_terminal(pl));

@@ -72,7 +72,11 @@ pub fn run(ctx: &Ctx, db: &Path, cmd: DevicesCommand) -> CliResult {
             let remote = LocalGateway::find(&ctx.paths)
                 .remote()
                 .map_err(Failure::error)?;
-            super::remote::devices(remote, decision)
+            super::remote::devices(
+                remote,
+                crate::audit::Place::Local(ctx.paths.state_dir.clone()),
+                decision,
+            )
         }
     }
 }

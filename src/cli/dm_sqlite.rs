@@ -147,9 +147,19 @@ fn decide(
     let verb = if approve { "approve" } else { "reject" };
     let (channel, code) = channel_and_code(store, verb, args, channel_flag)?;
     let account = blank_to_none(account).map(str::to_string);
-    if let Some(sender) =
+    let action = if approve {
+        crate::audit::Action::Approve
+    } else {
+        crate::audit::Action::Reject
+    };
+    if let Some((sender, acct)) =
         through_gateway(ctx, db, &channel, &code, account.as_deref(), approve, now)
     {
+        super::record(
+            ctx,
+            action,
+            crate::audit::Subject::dm(&channel, Some(&acct), &sender, None),
+        );
         let done = if approve { "Approved" } else { "Rejected" };
         println!("{done} {channel} sender {}.", for_terminal(&sender));
         if approve {
@@ -170,12 +180,17 @@ fn decide(
     };
     let out = dm::write_channel(db, &key(&channel)?, &op, now)
         .map_err(|e| Failure::error(e.to_string()))?;
-    let Some(sender) = out.sender() else {
+    let Some((sender, acct)) = out.request.as_ref() else {
         return Err(Failure::error(format!(
             "No pending pairing request found for code: {}",
             for_terminal(&code)
         )));
     };
+    super::record(
+        ctx,
+        action,
+        crate::audit::Subject::dm(&channel, Some(acct), sender, None),
+    );
     let done = if approve { "Approved" } else { "Rejected" };
     println!("{done} {channel} sender {}.", for_terminal(sender));
     if approve {
@@ -210,7 +225,7 @@ fn through_gateway(
     account: Option<&str>,
     approve: bool,
     now: i64,
-) -> Option<String> {
+) -> Option<(String, String)> {
     let gw = statedb::LocalGateway::find(&ctx.paths);
     if gw.unavailable().is_some() {
         return None;
@@ -238,12 +253,13 @@ fn through_gateway(
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     match out {
-        Ok(Some(p)) => Some(
+        Ok(Some(p)) => Some((
             p.get("senderId")
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .unwrap_or(sender),
-        ),
+            account,
+        )),
         Ok(None) => None,
         Err(e) => {
             tracing::warn!(

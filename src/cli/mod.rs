@@ -200,9 +200,22 @@ impl Failure {
 /// dir. The decision stands whatever happens here; a failure to record it is
 /// said on stderr.
 pub fn record(ctx: &Ctx, action: crate::audit::Action, subject: crate::audit::Subject) {
-    use crate::audit::{self, Place, Record, Via};
-    let place = Place::Local(ctx.paths.state_dir.clone());
-    let rec = Record::new(crate::clock::now_ms(), action, subject, Via::Cli, &place);
+    record_at(
+        &crate::audit::Place::Local(ctx.paths.state_dir.clone()),
+        action,
+        subject,
+    );
+}
+
+/// [`record`] for a decision on `place` (a gateway reached with `--url`, or
+/// a local state dir acted on through its gateway).
+pub fn record_at(
+    place: &crate::audit::Place,
+    action: crate::audit::Action,
+    subject: crate::audit::Subject,
+) {
+    use crate::audit::{self, Record, Via};
+    let rec = Record::new(crate::clock::now_ms(), action, subject, Via::Cli, place);
     let path = place.log_path();
     match audit::append(&path, &rec) {
         Ok(()) => tracing::debug!("recorded {} in {}", action.as_str(), path.display()),
@@ -351,11 +364,17 @@ fn run(ctx: &Ctx, command: Option<Command>, console: &ConsoleArgs) -> CliResult 
     match command {
         Some(Command::Paths) => print_paths(ctx),
         Some(Command::Pairing(a)) => match remote::resolve(&a.remote.into())? {
-            Some(r) => remote::pairing(r, a.cmd),
+            Some(r) => {
+                let place = crate::audit::Place::Gateway(r.url.display());
+                remote::pairing(r, place, a.cmd)
+            }
             None => dm::run(ctx, a.cmd),
         },
         Some(Command::Devices(a)) => match remote::resolve(&a.remote.into())? {
-            Some(r) => remote::devices(r, a.cmd),
+            Some(r) => {
+                let place = crate::audit::Place::Gateway(r.url.display());
+                remote::devices(r, place, a.cmd)
+            }
             None => devices::run(ctx, a.cmd),
         },
         Some(Command::Nodes(a)) => remote::nodes(&ctx.paths, a),

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 use super::table::{self, Column};
 use super::{CliResult, Failure};
+use crate::audit::{Action, Place, Subject};
+use crate::devices::PendingRequest;
 use crate::jsonfmt;
 use crate::operator::api::{self, ADMIN, CALL_TIMEOUT, PAIRING};
 use crate::operator::{tls, ConfigDir, GatewayUrl, Remote, RpcError, Session, Shared};
@@ -196,7 +198,9 @@ fn field(v: &Value, k: &str) -> String {
 }
 
 /// `clawpair devices … --url`.
-pub fn devices(r: Remote, cmd: super::devices::DevicesCommand) -> CliResult {
+/// `clawpair devices … --url` (or through an OpenClaw 2026.7+ state dir's own
+/// gateway); each decision is recorded for `place`.
+pub fn devices(r: Remote, place: Place, cmd: super::devices::DevicesCommand) -> CliResult {
     use super::devices::{render_list, DevicesCommand as D, NOTHING_TO_APPROVE};
     block_on(async move {
         match cmd {
@@ -213,17 +217,41 @@ pub fn devices(r: Remote, cmd: super::devices::DevicesCommand) -> CliResult {
                 }
             }
             D::Approve {
-                request_id, json, ..
+                request_id,
+                latest,
+                json,
+                ..
             } => {
                 let id = match request_id {
                     Some(id) => id,
                     None => {
                         let p = call_once(&r, &[PAIRING], "device.pair.list", json!({})).await?;
-                        newest_pending(&p).ok_or_else(|| Failure::error(NOTHING_TO_APPROVE))?
+                        if latest {
+                            newest_pending(&p).ok_or_else(|| Failure::error(NOTHING_TO_APPROVE))?
+                        } else {
+                            // As the local verb (and OpenClaw 2026.9): only the
+                            // one pending request; with several, none.
+                            let now = crate::clock::now_ms();
+                            let pending = pending_requests(&p);
+                            let refs: Vec<&PendingRequest> = pending.iter().collect();
+                            let one = super::devices::only_one(&refs, now)?;
+                            eprintln!(
+                                "clawpair: approving the only pending request: {}",
+                                super::devices::pending_summary(one, now)
+                            );
+                            one.request_id.clone()
+                        }
                     }
                 };
                 let p = call_with_admin_retry(&r, "device.pair.approve", json!({"requestId": id}))
                     .await?;
+                let dev = p.get("device").cloned().unwrap_or(Value::Null);
+                let mut subject = device_subject(&dev, p.get("requestId"));
+                if let Subject::Device { roles, scopes, .. } = &mut subject {
+                    *roles = strs(&dev, "roles");
+                    *scopes = strs(&dev, "scopes");
+                }
+                super::record_at(&place, Action::Approve, subject);
                 if json {
                     emit(&jsonfmt::to_pretty_nl(&p))
                 } else {
@@ -238,13 +266,17 @@ pub fn devices(r: Remote, cmd: super::devices::DevicesCommand) -> CliResult {
             D::Reject {
                 request_id, json, ..
             } => {
-                let p = call_once(
+                let p = call_with_admin_retry(
                     &r,
-                    &[PAIRING],
                     "device.pair.reject",
                     json!({"requestId": request_id}),
                 )
                 .await?;
+                super::record_at(
+                    &place,
+                    Action::Reject,
+                    device_subject(&p, p.get("requestId")),
+                );
                 if json {
                     emit(&jsonfmt::to_pretty_nl(&p))
                 } else {
@@ -257,6 +289,7 @@ pub fn devices(r: Remote, cmd: super::devices::DevicesCommand) -> CliResult {
                 let p =
                     call_with_admin_retry(&r, "device.pair.remove", json!({"deviceId": device_id}))
                         .await?;
+                super::record_at(&place, Action::Remove, device_subject(&p, None));
                 if json {
                     emit(&jsonfmt::to_pretty_nl(&p))
                 } else {
@@ -274,6 +307,7 @@ pub fn devices(r: Remote, cmd: super::devices::DevicesCommand) -> CliResult {
                     params["scopes"] = json!(scopes);
                 }
                 let p = call_with_admin_retry(&r, "device.token.rotate", params).await?;
+                super::record_at(&place, Action::Rotate, token_subject(&p));
                 emit(&jsonfmt::to_pretty_nl(&p))
             }
             D::Revoke { device, role, .. } => {
@@ -283,10 +317,59 @@ pub fn devices(r: Remote, cmd: super::devices::DevicesCommand) -> CliResult {
                     json!({"deviceId": device, "role": role}),
                 )
                 .await?;
+                super::record_at(&place, Action::Revoke, token_subject(&p));
                 emit(&jsonfmt::to_pretty_nl(&p))
             }
         }
     })
+}
+
+/// The pending requests of a `device.pair.list` payload, newest first (the
+/// entries have the shape of `pending.json`'s; one that does not parse is left out).
+fn pending_requests(p: &Value) -> Vec<PendingRequest> {
+    let mut v: Vec<PendingRequest> = p
+        .get("pending")
+        .and_then(Value::as_array)
+        .map(|a| a.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|r| serde_json::from_value(r.clone()).ok())
+        .collect();
+    v.sort_by_key(|r| std::cmp::Reverse(r.ts));
+    v
+}
+
+/// The device an RPC answer names (`deviceId`, `displayName`), for the
+/// decision history.
+fn device_subject(v: &Value, request_id: Option<&Value>) -> Subject {
+    let g = |k: &str| v.get(k).and_then(Value::as_str);
+    Subject::device(
+        g("deviceId").or(g("nodeId")).unwrap_or(""),
+        g("displayName"),
+        request_id.and_then(Value::as_str),
+    )
+}
+
+/// A token rotation or revocation answer (`{deviceId, role, scopes?}`).
+fn token_subject(v: &Value) -> Subject {
+    let mut s = device_subject(v, None);
+    if let Subject::Device { role, scopes, .. } = &mut s {
+        *role = v.get("role").and_then(Value::as_str).map(str::to_string);
+        *scopes = strs(v, "scopes");
+    }
+    s
+}
+
+fn strs(v: &Value, k: &str) -> Vec<String> {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The newest pending request of a `device.pair.list` payload.
@@ -342,23 +425,27 @@ pub struct NodesArgs {
 /// `clawpair nodes …`: through `--url`, else, on an OpenClaw 2026.7+ state
 /// dir, through its own running gateway ([`crate::statedb::LocalGateway`]).
 pub fn nodes(paths: &crate::paths::Paths, a: NodesArgs) -> CliResult {
-    let r = match resolve(&a.remote.into())? {
-        Some(r) => r,
-        None if crate::statedb::Generation::detect(&paths.state_dir).is_sqlite() => {
+    let (r, place) = match resolve(&a.remote.into())? {
+        Some(r) => {
+            let place = Place::Gateway(r.url.display());
+            (r, place)
+        }
+        None if crate::statedb::Generation::detect(&paths.state_dir).is_sqlite() => (
             crate::statedb::LocalGateway::find(paths)
                 .remote()
-                .map_err(Failure::error)?
-        }
+                .map_err(Failure::error)?,
+            Place::Local(paths.state_dir.clone()),
+        ),
         None => {
             return Err(Failure::usage(
                 "clawpair nodes … needs --url (or an OpenClaw 2026.7+ state dir whose gateway runs): node capability surfaces live in an OpenClaw 2026.9 gateway",
             ))
         }
     };
-    nodes_on(r, a.cmd)
+    nodes_on(r, &place, a.cmd)
 }
 
-fn nodes_on(r: Remote, cmd: NodesCommand) -> CliResult {
+fn nodes_on(r: Remote, place: &Place, cmd: NodesCommand) -> CliResult {
     block_on(async move {
         let s = connect(&r, &[PAIRING]).await?;
         if !s.hello.has_method("node.pair.list") {
@@ -436,7 +523,9 @@ fn nodes_on(r: Remote, cmd: NodesCommand) -> CliResult {
                     s2.close().await;
                     o
                 };
-                emit(&jsonfmt::to_pretty_nl(&out.map_err(fail)?))
+                let out = out.map_err(fail)?;
+                super::record_at(place, Action::Approve, node_subject(&out, &request_id));
+                emit(&jsonfmt::to_pretty_nl(&out))
             }
             NodesCommand::Reject { request_id, .. } => {
                 let out = s
@@ -447,10 +536,23 @@ fn nodes_on(r: Remote, cmd: NodesCommand) -> CliResult {
                     )
                     .await;
                 s.close().await;
-                emit(&jsonfmt::to_pretty_nl(&out.map_err(fail)?))
+                let out = out.map_err(fail)?;
+                super::record_at(place, Action::Reject, node_subject(&out, &request_id));
+                emit(&jsonfmt::to_pretty_nl(&out))
             }
         }
     })
+}
+
+/// A node capability-surface decision: the node, the request, and for an
+/// approval the commands it may now run (as `scopes` of the record).
+fn node_subject(out: &Value, request_id: &str) -> Subject {
+    let node = out.get("node").unwrap_or(out);
+    let mut s = device_subject(node, Some(&json!(request_id)));
+    if let Subject::Device { scopes, .. } = &mut s {
+        *scopes = strs(node, "commands");
+    }
+    s
 }
 
 /// The `Pending (n)` table of `nodes pending` (Request, Node, IP, Requested).
@@ -496,7 +598,7 @@ pub fn render_nodes_pending(pending: &Value, now_ms: i64, width: usize) -> Strin
 }
 
 /// `clawpair pairing list|approve|reject --url` through `channels.pairing.*`.
-pub fn pairing(r: Remote, cmd: super::dm::PairingCommand) -> CliResult {
+pub fn pairing(r: Remote, place: Place, cmd: super::dm::PairingCommand) -> CliResult {
     block_on(async move {
         let s = connect(&r, &[PAIRING]).await?;
         if !s.hello.has_method("channels.pairing.list") {
@@ -508,13 +610,13 @@ pub fn pairing(r: Remote, cmd: super::dm::PairingCommand) -> CliResult {
                 r.url.display()
             )));
         }
-        let result = pairing_on(&s, cmd).await;
+        let result = pairing_on(&s, &place, cmd).await;
         s.close().await;
         result
     })
 }
 
-async fn pairing_on(s: &Session, cmd: super::dm::PairingCommand) -> CliResult {
+async fn pairing_on(s: &Session, place: &Place, cmd: super::dm::PairingCommand) -> CliResult {
     use super::dm::PairingCommand as P;
     match cmd {
         P::List {
@@ -565,6 +667,7 @@ async fn pairing_on(s: &Session, cmd: super::dm::PairingCommand) -> CliResult {
         P::Approve { args, opts, .. } => {
             decide(
                 s,
+                place,
                 true,
                 &args,
                 opts.channel.as_deref(),
@@ -575,6 +678,7 @@ async fn pairing_on(s: &Session, cmd: super::dm::PairingCommand) -> CliResult {
         P::Reject { args, opts, .. } => {
             decide(
                 s,
+                place,
                 false,
                 &args,
                 opts.channel.as_deref(),
@@ -650,6 +754,7 @@ fn render_remote_requests(reqs: &[&Value], width: usize) -> String {
 /// approve / reject by request id or sender id (`[CHANNEL] ID`).
 async fn decide(
     s: &Session,
+    place: &Place,
     approve: bool,
     args: &[String],
     channel: Option<&str>,
@@ -725,6 +830,25 @@ async fn decide(
         .and_then(Value::as_str)
         .or(req.get("senderId").and_then(Value::as_str))
         .unwrap_or("");
+    let name = req
+        .get("metadata")
+        .and_then(|m| m.get("name").or(m.get("username")))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    super::record_at(
+        place,
+        if approve {
+            Action::Approve
+        } else {
+            Action::Reject
+        },
+        Subject::dm(
+            &ch,
+            req.get("accountId").and_then(Value::as_str),
+            sender,
+            name,
+        ),
+    );
     let done = if approve { "Approved" } else { "Rejected" };
     emit(&format!(
         "{done} {} sender {}.\n",
