@@ -14,6 +14,7 @@ pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod gateway;
+pub mod identity;
 pub mod jsonfmt;
 pub mod lock;
 pub mod logfile;

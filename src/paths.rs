@@ -150,6 +150,34 @@ fn os_home(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// clawpair's own config dir: `$XDG_CONFIG_HOME/clawpair` (absolute), else
+/// `$HOME/.config/clawpair` (its operator identity, gateway pins, and the
+/// decision history of state it keeps no file in).
+pub fn clawpair_config_dir() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/"))
+                .join(".config")
+        })
+        .join("clawpair")
+}
+
+/// OpenClaw 2026.7+'s database of a state dir (it may not exist).
+pub fn sqlite_db(state_dir: &Path) -> PathBuf {
+    state_dir.join("state").join("openclaw.sqlite")
+}
+
+/// Whether the state dir is of the SQLite generation (its database is
+/// there, even as a link: then it is refused when opened, never ignored).
+pub fn is_sqlite_state(state_dir: &Path) -> bool {
+    std::fs::symlink_metadata(sqlite_db(state_dir)).is_ok()
+}
+
 /// `OPENCLAW_HOME` (with `~` expanded against the OS home) or the OS home.
 pub fn home_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     let base = os_home(env);

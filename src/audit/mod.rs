@@ -66,7 +66,7 @@ impl Place {
         match self {
             // On OpenClaw 2026.9 SQLite state clawpair writes no file of its own
             // into the state dir: its decisions go beside the remote ones.
-            Place::Local(dir) if crate::statedb::Generation::detect(dir).is_sqlite() => {
+            Place::Local(dir) if crate::paths::is_sqlite_state(dir) => {
                 config_dir().join(REMOTE_FILE_NAME)
             }
             Place::Local(dir) => dir.join(FILE_NAME),
@@ -85,7 +85,7 @@ impl Place {
 
 /// clawpair's own config dir: `$XDG_CONFIG_HOME/clawpair`, else `~/.config/clawpair`.
 pub fn config_dir() -> PathBuf {
-    crate::operator::ConfigDir::resolve().dir
+    crate::paths::clawpair_config_dir()
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::identity::DeviceIdentity;
 use crate::gateway::crypto::{self, SignedFields};
+use crate::identity::DeviceIdentity;
 
 pub type ClientWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

@@ -6,4 +6,5 @@
 //! * `identity` — the client's `identity/device.json` and `device-auth.json`.
 
 pub mod client;
-pub mod identity;
+// The device identity (keys and files) is its own module below node and operator.
+pub use crate::identity;

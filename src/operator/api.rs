@@ -67,7 +67,9 @@ fn s(v: &Value, k: &str) -> Option<String> {
         .map(|x| bounded(x, MAX_FIELD))
 }
 
-fn strs(v: &Value, k: &str) -> Vec<String> {
+/// The strings of array `k` of `v` (others skipped), at most 256 of at most
+/// 1 KiB each: what every reader of a peer's or a file's string list uses.
+pub fn strs(v: &Value, k: &str) -> Vec<String> {
     v.get(k)
         .and_then(Value::as_array)
         .map(|a| {

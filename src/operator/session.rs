@@ -21,7 +21,7 @@ use super::transport::{self, OpenError, Ws};
 use super::url::GatewayUrl;
 use super::wire::{self, GatewayError, Hello, Incoming};
 use crate::gateway::crypto::{self, SignedFields};
-use crate::node::identity::DeviceIdentity;
+use crate::identity::DeviceIdentity;
 
 /// Protocols offered: both generations admit 3..4 for an operator
 /// (2026.2.26 answers 3, 2026.9.6 answers 4; docs/interop).

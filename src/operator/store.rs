@@ -19,7 +19,7 @@ use super::tls::{self, Fingerprint};
 use super::url::GatewayUrl;
 use crate::error::{Result, StoreError};
 use crate::fsutil;
-use crate::node::identity::DeviceIdentity;
+use crate::identity::DeviceIdentity;
 
 /// Largest file read from the config dir.
 const MAX_FILE: u64 = 1024 * 1024;
@@ -59,18 +59,8 @@ impl std::fmt::Debug for GatewayRecord {
 impl ConfigDir {
     /// `$XDG_CONFIG_HOME/clawpair`, else `$HOME/.config/clawpair`.
     pub fn resolve() -> ConfigDir {
-        let base = std::env::var_os("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .unwrap_or_else(|| {
-                std::env::var_os("HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from("/"))
-                    .join(".config")
-            });
         ConfigDir {
-            dir: base.join("clawpair"),
+            dir: crate::paths::clawpair_config_dir(),
         }
     }
 
@@ -147,14 +137,7 @@ impl ConfigDir {
                 .and_then(Value::as_str)
                 .map(str::to_string),
             granted_scopes: tok
-                .and_then(|t| t.get("scopes"))
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
+                .map(|t| super::api::strs(t, "scopes"))
                 .unwrap_or_default(),
             updated_at_ms: v.get("updatedAtMs").and_then(Value::as_i64).unwrap_or(0),
         })

@@ -32,17 +32,7 @@ pub struct NodeSurfaceRequest {
 
 impl NodeSurfaceRequest {
     pub fn from_json(v: &Value) -> Option<NodeSurfaceRequest> {
-        let strings = |k: &str| -> Vec<String> {
-            v.get(k)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let strings = |k: &str| crate::operator::api::strs(v, k);
         Some(NodeSurfaceRequest {
             request_id: v.get("requestId")?.as_str()?.to_string(),
             caps: strings("caps"),

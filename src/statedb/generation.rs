@@ -18,9 +18,10 @@ impl Generation {
     /// `state/openclaw.sqlite` present → SQLite (spec §1); else JSON. Only
     /// looks (no open, nothing created).
     pub fn detect(state_dir: &Path) -> Generation {
-        let db = db_path(state_dir);
-        if std::fs::symlink_metadata(&db).is_ok() {
-            Generation::Sqlite { db }
+        if crate::paths::is_sqlite_state(state_dir) {
+            Generation::Sqlite {
+                db: db_path(state_dir),
+            }
         } else {
             Generation::Json
         }

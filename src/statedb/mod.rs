@@ -36,7 +36,7 @@ pub const BUSY_TIMEOUT_MS: u64 = 5000;
 
 /// The database of a state dir (it may not exist).
 pub fn db_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("state").join("openclaw.sqlite")
+    crate::paths::sqlite_db(state_dir)
 }
 
 /// The busy timeout: 5 s, or `$CLAWPAIR_SQLITE_BUSY_MS` (tests only).

@@ -11,8 +11,8 @@ use super::{CliResult, Ctx, Failure, GatewayArgs};
 use crate::clock;
 use crate::gateway::token::{find_token_with_source, resolve_token_with_source, TokenSource};
 use crate::gateway::{advert, setup, GatewayConfig, GatewayEvent};
+use crate::identity;
 use crate::node::client::{self, ConnectAnswer, ConnectOptions};
-use crate::node::identity;
 
 mod join;
 mod setup_code;

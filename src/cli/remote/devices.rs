@@ -173,17 +173,7 @@ fn token_subject(v: &Value) -> Subject {
     s
 }
 
-pub(super) fn strs(v: &Value, k: &str) -> Vec<String> {
-    v.get(k)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub(super) use crate::operator::api::strs;
 
 /// The newest pending request of a `device.pair.list` payload.
 fn newest_pending(p: &Value) -> Option<String> {

@@ -115,14 +115,7 @@ fn nodes_on(r: Remote, place: &Place, cmd: NodesCommand) -> CliResult {
                             p.get("requestId").and_then(Value::as_str) == Some(request_id.as_str())
                         })
                     })
-                    .and_then(|p| p.get("requiredApproveScopes"))
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
+                    .map(|p| strs(p, "requiredApproveScopes"))
                     .unwrap_or_default();
                 let mut scopes = vec![PAIRING.to_string()];
                 for x in required {
