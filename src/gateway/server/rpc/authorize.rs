@@ -21,16 +21,6 @@ const PAIRING_METHODS: &[&str] = &[
 /// Methods only nodes may call.
 const NODE_METHODS: &[&str] = &["node.invoke.result", "node.event", "skills.bins"];
 
-/// Protocol 4: the operator methods this gateway offers (all need `operator.pairing`).
-const OPERATOR_METHODS_V4: &[&str] = &[
-    "device.pair.list",
-    "device.pair.approve",
-    "device.pair.reject",
-    "device.pair.remove",
-    "device.pair.rename",
-    "device.token.rotate",
-    "device.token.revoke",
-];
 /// Protocol 4: the node methods this gateway answers (accepted no-ops: it
 /// keeps no capability surface, skills, tools or runner inventory).
 const NODE_METHODS_V4: &[&str] = &[
@@ -89,7 +79,8 @@ pub(super) fn authorize_v4(method: &str, role: &str, scopes: &[String]) -> Resul
             Err(Denied::Role(role.to_string()))
         };
     }
-    if !OPERATOR_METHODS_V4.contains(&method) {
+    // What hello-ok offers is the one list; the rest of it needs `operator.pairing`.
+    if !super::super::hello::METHODS_V4.contains(&method) {
         return Err(Denied::Unknown(method.to_string()));
     }
     if role != "operator" {
