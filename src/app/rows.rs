@@ -174,6 +174,19 @@ pub enum TokenState {
     None,
 }
 
+impl TokenState {
+    /// From whether some token is unrevoked and whether there is any token.
+    pub fn of(some_active: bool, any: bool) -> TokenState {
+        if some_active {
+            TokenState::Active
+        } else if any {
+            TokenState::Revoked
+        } else {
+            TokenState::None
+        }
+    }
+}
+
 /// One paired device (`devices/paired.json`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PairedDevice {

@@ -139,13 +139,7 @@ pub fn paired_device(v: &Value) -> Option<PairedDevice> {
             last_used = Some(last_used.map_or(u, |l| l.max(u)));
         }
     }
-    let token_state = if !active_roles.is_empty() {
-        TokenState::Active
-    } else if any {
-        TokenState::Revoked
-    } else {
-        TokenState::None
-    };
+    let token_state = TokenState::of(!active_roles.is_empty(), any);
     Some(PairedDevice {
         device_id: s(v, "deviceId").filter(|x| !x.is_empty())?,
         display_name: s(v, "operatorLabel").or_else(|| s(v, "displayName")),

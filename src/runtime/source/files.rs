@@ -265,13 +265,7 @@ pub fn paired_device(p: model::PairedDevice) -> PairedDevice {
             }
         }
     }
-    let token_state = if !active_roles.is_empty() {
-        TokenState::Active
-    } else if any {
-        TokenState::Revoked
-    } else {
-        TokenState::None
-    };
+    let token_state = TokenState::of(!active_roles.is_empty(), any);
     PairedDevice {
         scopes: p
             .approved_scopes
