@@ -96,7 +96,8 @@ fn round_trips(rows: &mut Vec<Row>, url: &str) -> Vec<f64> {
         let listener = session::connect(&ConnectSpec::operator(
             GatewayUrl::parse(url).unwrap(),
             Credentials { shared: Some(Shared::Token(TOKEN.into())), ..Credentials::default() },
-            api::scopes(&[api::PAIRING]),
+            // Protocol 4: approving a node needs operator.admin (the console asks for it too).
+            api::scopes(&[api::PAIRING, api::ADMIN]),
         ))
         .await
         .unwrap();
@@ -474,7 +475,8 @@ fn processes(rows: &mut Vec<Row>, console_p50: f64) {
                 shared: Some(Shared::Token(TOKEN.into())),
                 ..Credentials::default()
             },
-            api::scopes(&[api::PAIRING]),
+            // The real CLI's own device asks for operator.admin: approving it needs admin.
+            api::scopes(&[api::PAIRING, api::ADMIN]),
         ))
         .await
         .unwrap();
