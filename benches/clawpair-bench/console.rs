@@ -239,17 +239,6 @@ fn render(rows: &mut Vec<Row>) {
     );
 }
 
-fn ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the ")" of the command name; utime and stime are 14 and 15.
-    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    if f.len() < 13 {
-        return 0;
-    }
-    f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0)
-}
-
 fn idle(rows: &mut Vec<Row>) {
     if Command::new("tmux").arg("-V").output().is_err() {
         println!("idle CPU: skipped (no tmux)");
@@ -281,46 +270,14 @@ fn idle(rows: &mut Vec<Row>) {
         .unwrap()
         .port();
     let cmd = format!("{bin} --state-dir {sp} --port {port} --no-notify");
-    Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &cmd,
-        ])
-        .env_remove("TMUX")
-        .status()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    let pid: u32 = String::from_utf8(
-        Command::new("tmux")
-            .args(["display", "-p", "-t", &name, "#{pane_pid}"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap();
+    let c = crate::tmux::TmuxConsole::start(name, &cmd, Duration::from_secs(2));
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let t0 = ticks(pid);
+    let t0 = c.cpu_ticks();
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
-    let used = (ticks(pid) - t0) as f64 / hz;
+    let used = (c.cpu_ticks() - t0) as f64 / hz;
     let wall = start.elapsed().as_secs_f64();
-    let _ = Command::new("tmux")
-        .args(["send-keys", "-t", &name, "q"])
-        .status();
-    std::thread::sleep(Duration::from_millis(500));
-    let _ = Command::new("tmux")
-        .args(["kill-session", "-t", &name])
-        .output();
+    drop(c);
     let pct_core = 100.0 * used / wall;
     println!(
         "idle CPU over {wall:.0} s (gateway on, 3 countdowns on screen): {pct_core:.3} % of one core ({used:.2} s CPU)"

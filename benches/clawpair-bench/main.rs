@@ -23,6 +23,7 @@ mod gateway;
 mod openclaw;
 mod remote;
 mod sqlite;
+mod tmux;
 
 /// One line of the final table.
 pub struct Row {

@@ -30,6 +30,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use crate::gateway::{rss_kib, start_gateway, TOKEN};
+use crate::tmux::TmuxConsole;
 use crate::Row;
 
 struct Null;
@@ -213,87 +214,22 @@ fn round_trips(rows: &mut Vec<Row>, url: &str) -> Vec<f64> {
     keep
 }
 
-fn ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    if f.len() < 13 {
-        return 0;
-    }
-    f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0)
-}
-
-struct TmuxConsole {
-    name: String,
-    pid: u32,
-}
-
-impl TmuxConsole {
-    fn start(url: &str, cfg: &std::path::Path) -> TmuxConsole {
-        let bin = env!("CARGO_BIN_EXE_clawpair");
-        let tf = cfg.join("token");
-        std::fs::write(&tf, TOKEN).unwrap();
-        let name = format!(
-            "clawpair-bench-remote-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        );
-        let cmd = format!(
-            "exec env XDG_CONFIG_HOME={} {bin} --url {url} --token-file {} --no-notify",
-            cfg.display(),
-            tf.display()
-        );
-        Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                "120",
-                "-y",
-                "40",
-                &cmd,
-            ])
-            .env_remove("TMUX")
-            .status()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-        let pid = String::from_utf8(
-            Command::new("tmux")
-                .args(["display", "-p", "-t", &name, "#{pane_pid}"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-        TmuxConsole { name, pid }
-    }
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(
-            &Command::new("tmux")
-                .args(["capture-pane", "-p", "-t", &self.name])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .into_owned()
-    }
-}
-
-impl Drop for TmuxConsole {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["send-keys", "-t", &self.name, "q"])
-            .status();
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .output();
-    }
+/// The remote console attached to `url` in tmux (its token from a file).
+fn start_console(url: &str, cfg: &std::path::Path) -> TmuxConsole {
+    let bin = env!("CARGO_BIN_EXE_clawpair");
+    let tf = cfg.join("token");
+    std::fs::write(&tf, TOKEN).unwrap();
+    let name = format!(
+        "clawpair-bench-remote-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    );
+    let cmd = format!(
+        "exec env XDG_CONFIG_HOME={} {bin} --url {url} --token-file {} --no-notify",
+        cfg.display(),
+        tf.display()
+    );
+    TmuxConsole::start(name, &cmd, Duration::from_millis(500))
 }
 
 fn rand_suffix() -> u32 {
@@ -341,7 +277,7 @@ fn attached(rows: &mut Vec<Row>) {
         .unwrap();
     let gw = start_gateway(state.path());
     let cfg = tempfile::tempdir().unwrap();
-    let c = TmuxConsole::start(&gw.url, cfg.path());
+    let c = start_console(&gw.url, cfg.path());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !c.screen().contains("Paired devices (1000)") {
         assert!(
@@ -365,10 +301,10 @@ fn attached(rows: &mut Vec<Row>) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let t0 = ticks(c.pid);
+    let t0 = c.cpu_ticks();
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
-    let used = (ticks(c.pid) - t0) as f64 / hz;
+    let used = (c.cpu_ticks() - t0) as f64 / hz;
     let wall = start.elapsed().as_secs_f64();
     let pct_core = 100.0 * used / wall;
     println!(
